@@ -1,0 +1,58 @@
+# angzarr-testkit: every target creates the virtual environments it needs.
+PYTHON ?= python3
+VENV := .venv
+VENV_CLIENT := .venv-client
+VENV_NEWEST := .venv-newest
+STAMP := .installed
+
+.PHONY: demo test test-bundled test-client test-newest proto lint bench clean
+
+# .venv: bundled wire mode, dev tools (protobuf 5.29 because grpcio-tools pins it).
+$(VENV)/$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+# .venv-client: angzarr-client 0.3.1 installed, so the kit runs on the SDK's generated classes.
+$(VENV_CLIENT)/$(STAMP): pyproject.toml
+	test -x $(VENV_CLIENT)/bin/python || $(PYTHON) -m venv $(VENV_CLIENT)
+	$(VENV_CLIENT)/bin/pip install -q --upgrade pip
+	$(VENV_CLIENT)/bin/pip install -q -e '.[dev,client]' 'angzarr-client==0.3.1'
+	touch $@
+
+# .venv-newest: bundled mode on the newest protobuf runtime (no grpcio-tools to hold it back).
+$(VENV_NEWEST)/$(STAMP): pyproject.toml
+	test -x $(VENV_NEWEST)/bin/python || $(PYTHON) -m venv $(VENV_NEWEST)
+	$(VENV_NEWEST)/bin/pip install -q --upgrade pip
+	$(VENV_NEWEST)/bin/pip install -q -e . --upgrade --upgrade-strategy eager
+	touch $@
+
+demo: $(VENV)/$(STAMP)
+	$(VENV)/bin/python -m angzarr_testkit.demo
+
+test: test-bundled test-client test-newest
+
+# Each run: pytest, then behave on features/. scripts/run-suite fails on any failure and
+# turns "no tests collected" into a failure of its own rather than a silent pass.
+test-bundled: $(VENV)/$(STAMP)
+	ANGZARR_TESTKIT_WIRE=bundled scripts/run-suite $(VENV)
+
+test-client: $(VENV_CLIENT)/$(STAMP)
+	ANGZARR_TESTKIT_WIRE=angzarr_client scripts/run-suite $(VENV_CLIENT)
+
+test-newest: $(VENV_NEWEST)/$(STAMP)
+	ANGZARR_TESTKIT_WIRE=bundled ANGZARR_TESTKIT_PROTOC_PYTHON=$(CURDIR)/$(VENV)/bin/python scripts/run-suite $(VENV_NEWEST)
+
+proto: $(VENV)/$(STAMP)
+	$(VENV)/bin/python scripts/genproto.py
+
+lint: $(VENV)/$(STAMP)
+	$(VENV)/bin/ruff check angzarr_testkit tests scripts benchmarks examples features
+	$(VENV)/bin/ruff format --check angzarr_testkit tests scripts benchmarks examples features
+
+bench: $(VENV)/$(STAMP)
+	$(VENV)/bin/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(VENV_CLIENT) $(VENV_NEWEST) build *.egg-info .pytest_cache
