@@ -1,3 +1,52 @@
-"""angzarr-testkit: a fake angzarr for testing sagas and process managers."""
+"""angzarr-testkit: a fake angzarr for testing sagas and process managers.
+
+Public API (everything else is private):
+
+* :class:`Destinations`, the seed contract for stamping commands;
+* :class:`SagaHarness` and its records (:class:`Delivery`, :class:`RecordedCommand`,
+  :class:`Outcome`, :class:`AggregateView`), the fake coordinator;
+* :class:`Finding` and :data:`KINDS`, the oracle's vocabulary;
+* :func:`uuid_for`, deterministic roots; the error hierarchy in :mod:`angzarr_testkit.errors`.
+"""
+
+from .destinations import Destinations
+from .errors import ClientError, ConfigurationError, InvalidArgumentError, TargetError, codes
+from .framework import (
+    KINDS,
+    PROFILES,
+    AggregateView,
+    DeferredRef,
+    Delivery,
+    Finding,
+    Outcome,
+    RecordedCommand,
+    SagaHarness,
+    error_kinds,
+    render_findings,
+)
+from .ids import uuid_for, uuid_str_for
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "KINDS",
+    "PROFILES",
+    "AggregateView",
+    "ClientError",
+    "ConfigurationError",
+    "DeferredRef",
+    "Delivery",
+    "Destinations",
+    "Finding",
+    "InvalidArgumentError",
+    "Outcome",
+    "RecordedCommand",
+    "SagaHarness",
+    "TargetError",
+    "__version__",
+    "codes",
+    "error_kinds",
+    "render_findings",
+    "uuid_for",
+    "uuid_str_for",
+]

@@ -1,0 +1,73 @@
+"""Environment hooks for behave: import ``before_scenario`` into ``features/environment.py``.
+
+Every scenario gets a fresh :class:`KitState` at ``context.angzarr``. To let steps name your
+own message types (``OrderCreated``), register the generated modules once::
+
+    from angzarr_testkit.behave.environment import before_scenario, register_messages
+    import myproject.proto.orders_pb2 as orders
+    register_messages(orders)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from .. import wire
+from ..errors import InvalidArgumentError
+
+__all__ = ["KitState", "before_scenario", "register_messages", "resolve_message_type", "state"]
+
+_MODULES: list[ModuleType] = [wire.examples_pb2]
+
+
+def register_messages(*modules: ModuleType) -> None:
+    """Make the message types of generated ``*_pb2`` modules nameable in steps."""
+    for module in modules:
+        if module not in _MODULES:
+            _MODULES.insert(0, module)
+
+
+def resolve_message_type(name: str) -> type:
+    """The message class a step names (short PascalCase name or full name)."""
+    known: list[str] = []
+    for module in _MODULES:
+        descriptor = getattr(module, "DESCRIPTOR", None)
+        for short, msg in getattr(descriptor, "message_types_by_name", {}).items():
+            known.append(short)
+            if name in (short, msg.full_name):
+                return getattr(module, short)
+    raise InvalidArgumentError(
+        f"unknown message type {name}: register its module with "
+        "angzarr_testkit.behave.environment.register_messages(module) in environment.py; "
+        f"known types: {', '.join(sorted(known))}",
+        details={"type": name},
+    )
+
+
+@dataclass
+class KitState:
+    """Per-scenario state shared by the steps."""
+
+    destinations: Any = None
+    command: Any = None
+    command_before: bytes = b""
+    error: BaseException | None = None
+    trigger_cover: Any = None
+    header: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def state(context: Any) -> KitState:
+    """The scenario's :class:`KitState` (created on first use if the hook is not wired)."""
+    current = getattr(context, "angzarr", None)
+    if current is None:
+        current = KitState()
+        context.angzarr = current
+    return current
+
+
+def before_scenario(context: Any, scenario: Any) -> None:
+    """Give each scenario a fresh :class:`KitState`."""
+    context.angzarr = KitState()

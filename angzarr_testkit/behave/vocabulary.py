@@ -1,0 +1,81 @@
+"""The step vocabulary: one record per step, the single source for the docs and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["VOCABULARY", "StepDoc", "render_markdown", "step"]
+
+
+@dataclass(frozen=True)
+class StepDoc:
+    """One step of the library."""
+
+    keyword: str
+    pattern: str
+    description: str
+    example: str
+    group: str
+
+
+VOCABULARY: list[StepDoc] = []
+
+
+def step(
+    keyword: str, pattern: str, *, group: str, description: str, example: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a behave step (parse matcher) and record it in :data:`VOCABULARY`."""
+    import behave
+
+    registrar = {"Given": behave.given, "When": behave.when, "Then": behave.then}[keyword]
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        behave.use_step_matcher("parse")
+        VOCABULARY.append(StepDoc(keyword, pattern, description, example, group))
+        return registrar(pattern)(fn)
+
+    return decorate
+
+
+def render_markdown() -> str:
+    """``docs/steps.md``: every step grouped, with its description and an example."""
+    lines = [
+        "# Gherkin step vocabulary",
+        "",
+        "Generated from `angzarr_testkit.behave.vocabulary` by `angzarr-testkit steps "
+        "--markdown`; a test fails when this file is stale. Register every step with one "
+        "import in `features/steps/`:",
+        "",
+        "```python",
+        "from angzarr_testkit.behave.steps import *  # noqa: F401,F403",
+        "```",
+        "",
+        "and in `features/environment.py`:",
+        "",
+        "```python",
+        "from angzarr_testkit.behave.environment import before_scenario  # noqa: F401",
+        "```",
+        "",
+        'Conventions: entity names quoted (`domain "inventory"`), message types unquoted '
+        "PascalCase; Given = past facts, When = the action, Then = declarative outcome; "
+        "tables have the key column first.",
+    ]
+    groups: dict[str, list[StepDoc]] = {}
+    for doc in VOCABULARY:
+        groups.setdefault(doc.group, []).append(doc)
+    for group, docs in groups.items():
+        lines += ["", f"## {group}"]
+        for doc in docs:
+            lines += [
+                "",
+                f"### `{doc.keyword} {doc.pattern}`",
+                "",
+                doc.description,
+                "",
+                "```gherkin",
+                doc.example,
+                "```",
+            ]
+    return "\n".join(lines) + "\n"

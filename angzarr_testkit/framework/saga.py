@@ -1,0 +1,1047 @@
+"""The saga harness: a fake angzarr saga coordinator over simulated destination aggregates.
+
+``SagaHarness`` feeds ``SagaHandleRequest``s (with their ``destination_sequences`` map) to the
+user's real saga, records the commands it returns, sends them through the simulated
+destination pipeline the way angzarr's coordinator does (edition and correlation copied,
+deferred rewrite in the ``deferred-rewrite`` profile, sequential execution, whole-list retries
+on a virtual clock) and checks, as an oracle, that nothing is applied twice, lost or silently
+dropped. See DESIGN.md section 3 for the behaviour model.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback as tb
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import symbol_database, text_format
+
+from .. import wire
+from ..errors import ConfigurationError, InvalidArgumentError, codes
+from ..ids import root_str, uuid_for
+from .aggregate import (
+    APPLIED,
+    DEAD_LETTERED,
+    DOMAIN_RE,
+    REJECTED,
+    RETRIED_OUT,
+    AggregateSpec,
+    CommandContext,
+    EventStore,
+    Outcome,
+    Pipeline,
+    Stream,
+    check_sequence_arg,
+    edition_name,
+    merge_policy,
+    prior_pages,
+    render_key,
+    stream_label,
+    validate_cover,
+)
+from .findings import Finding, render_findings
+from .targets import HandlerAborted, HandlerResultError, SagaTarget, resolve_saga_target
+
+__all__ = [
+    "PROFILES",
+    "AggregateView",
+    "DeferredRef",
+    "Delivery",
+    "RecordedCommand",
+    "SagaHarness",
+]
+
+#: The framework profiles (DESIGN.md section 3).
+PROFILES = ("sequence-map", "deferred-rewrite")
+
+DEFAULT_MAX_RETRIES = 10
+_BACKOFF_BASE = 0.1
+_BACKOFF_CAP = 5.0
+_SDK_MISSING_RE = re.compile(r"No sequence for domain '([^']*)'")
+
+
+def _type_name(type_url: str) -> str:
+    return type_url.rsplit("/", 1)[-1]
+
+
+def _payload_text(any_msg: Any) -> str:
+    """Readable text of a packed payload when its type is importable, else its size."""
+    name = _type_name(any_msg.type_url)
+    try:
+        cls = symbol_database.Default().GetSymbol(name)
+        msg = cls()
+        any_msg.Unpack(msg)
+        body = text_format.MessageToString(msg, as_one_line=True)
+        return f"{name} {{{body}}}" if body else f"{name} {{}}"
+    except Exception:  # unknown type: the bytes are all we have
+        return f"{name} ({len(any_msg.value)} bytes)"
+
+
+def validate_domain(domain: Any, what: str) -> str:
+    if not isinstance(domain, str) or not DOMAIN_RE.fullmatch(domain):
+        raise InvalidArgumentError(
+            f"{what} {domain!r} is not a valid angzarr domain name: lowercase letters, digits, "
+            "'_' and '-', starting with a letter or '_', at most 64 characters",
+            details={"domain": repr(domain)},
+        )
+    return domain
+
+
+def validate_root(root: Any, what: str = "root") -> bytes:
+    if not isinstance(root, (bytes, bytearray)) or len(root) != 16:
+        shown = f"{len(root)} bytes" if isinstance(root, (bytes, bytearray)) else repr(root)
+        raise InvalidArgumentError(
+            f"{what} must be 16 UUID bytes (use uuid_for('name') or uuid.UUID(...).bytes), "
+            f"got {shown}",
+            code=codes.INVALID_COVER,
+            details={"root": shown},
+        )
+    return bytes(root)
+
+
+@dataclass(frozen=True)
+class DeferredRef:
+    """The ``angzarr_deferred`` provenance of a command page."""
+
+    source: Any
+    source_seq: int
+
+    @property
+    def domain(self) -> str:
+        return self.source.domain
+
+    @property
+    def root(self) -> bytes:
+        return bytes(self.source.root.value)
+
+    def __repr__(self) -> str:
+        return f"DeferredRef({stream_label(self.domain, self.root)} seq {self.source_seq})"
+
+
+class RecordedCommand:
+    """A ``CommandBook`` as recorded by the harness, with readable accessors.
+
+    Attributes:
+        book: the ``CommandBook`` itself (a private copy).
+    """
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+
+    @property
+    def domain(self) -> str:
+        return self.book.cover.domain
+
+    @property
+    def root(self) -> bytes:
+        return bytes(self.book.cover.root.value)
+
+    @property
+    def correlation_id(self) -> str:
+        return self.book.cover.correlation_id
+
+    @property
+    def edition(self) -> str:
+        return self.book.cover.edition.name
+
+    def _header_kind(self) -> str | None:
+        if not self.book.pages or not self.book.pages[0].HasField("header"):
+            return None
+        return self.book.pages[0].header.WhichOneof("sequence_type")
+
+    @property
+    def sequence(self) -> int | None:
+        """Page 0's explicit sequence, or ``None`` when it is deferred or unstamped."""
+        if self._header_kind() == "sequence":
+            return self.book.pages[0].header.sequence
+        return None
+
+    @property
+    def stamped(self) -> bool:
+        """Whether page 0 carries any sequence header (explicit or deferred)."""
+        return self._header_kind() is not None
+
+    @property
+    def deferred(self) -> DeferredRef | None:
+        """Page 0's ``angzarr_deferred`` source and seq, or ``None``."""
+        if self._header_kind() != "angzarr_deferred":
+            return None
+        d = self.book.pages[0].header.angzarr_deferred
+        return DeferredRef(d.source, d.source_seq)
+
+    @property
+    def merge_strategy(self) -> str:
+        if not self.book.pages:
+            return "MERGE_COMMUTATIVE"
+        return wire.types_pb2.MergeStrategy.Name(self.book.pages[0].merge_strategy)
+
+    @property
+    def type_name(self) -> str:
+        """Full name of page 0's command type (``""`` when there is none)."""
+        if not self.book.pages:
+            return ""
+        return _type_name(self.book.pages[0].command.type_url)
+
+    @property
+    def type_names(self) -> list[str]:
+        return [_type_name(p.command.type_url) for p in self.book.pages]
+
+    def unpack(self, message_type: type, page: int = 0) -> Any:
+        """Unpack page ``page``'s command as ``message_type`` (AssertionError on a type
+        mismatch, naming both types)."""
+        any_msg = self.book.pages[page].command
+        message = message_type()
+        if not any_msg.Unpack(message):
+            raise AssertionError(
+                f"command page {page} holds {_type_name(any_msg.type_url)}, "
+                f"not {message_type.DESCRIPTOR.full_name}"
+            )
+        return message
+
+    def describe(self) -> str:
+        kind = self._header_kind()
+        if kind == "sequence":
+            header = f"seq={self.sequence}"
+        elif kind == "angzarr_deferred":
+            header = f"deferred({self.deferred!r})"
+        elif kind == "external_deferred":
+            header = "external_deferred"
+        else:
+            header = "unstamped"
+        payload = ", ".join(_payload_text(p.command) for p in self.book.pages) or "no pages"
+        return f"{self.domain}/{root_str(self.root)} [{header}] {payload}"
+
+    def __eq__(self, other: object) -> bool:
+        other_book = other.book if isinstance(other, RecordedCommand) else other
+        if getattr(getattr(other_book, "DESCRIPTOR", None), "full_name", "") != (
+            "angzarr.CommandBook"
+        ):
+            return NotImplemented
+        return self.book.SerializeToString(deterministic=True) == other_book.SerializeToString(
+            deterministic=True
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.book.SerializeToString(deterministic=True))
+
+    def __repr__(self) -> str:
+        return f"<Command {self.describe()}>"
+
+
+@dataclass
+class Delivery:
+    """One delivery of a trigger to the saga, and everything that followed.
+
+    Attributes:
+        number: 1-based delivery number in this harness.
+        trigger: the trigger ``EventBook``.
+        redelivered: whether this is an AMQP redelivery of an earlier delivery.
+        request: the ``SagaHandleRequest`` the handler received.
+        commands: the commands as the handler returned them (before any rewrite).
+        sent: the commands as the coordinator sent them (edition, correlation, rewrite).
+        outcomes: the final outcome of each sent command.
+        facts: the facts (``SagaResponse.events``) as the coordinator injected them.
+        fact_outcomes: the outcome of each fact.
+        error: the handler's exception, if it raised (also a finding).
+        findings: the findings this delivery raised.
+        virtual_time: virtual seconds spent in retry backoff.
+    """
+
+    number: int
+    trigger: Any
+    redelivered: bool = False
+    request: Any = None
+    commands: list[RecordedCommand] = field(default_factory=list)
+    sent: list[RecordedCommand] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    facts: list[Any] = field(default_factory=list)
+    fact_outcomes: list[Outcome] = field(default_factory=list)
+    error: BaseException | None = None
+    findings: list[Finding] = field(default_factory=list)
+    virtual_time: float = 0.0
+    _trigger_bytes: bytes = b""
+
+    def command(self, domain: str) -> RecordedCommand:
+        """The single command (as returned by the handler) to ``domain``.
+
+        Raises:
+            AssertionError: listing every command when there is not exactly one.
+        """
+        matches = [c for c in self.commands if c.domain == domain]
+        if len(matches) != 1:
+            listing = "\n".join(f"  - {c.describe()}" for c in self.commands) or "  (none)"
+            raise AssertionError(
+                f"expected exactly one command to domain '{domain}', found {len(matches)}; "
+                f"delivery #{self.number} emitted:\n{listing}"
+            )
+        return matches[0]
+
+    def commands_to(self, domain: str) -> list[RecordedCommand]:
+        """Every command (as returned) to ``domain``."""
+        return [c for c in self.commands if c.domain == domain]
+
+
+@dataclass
+class AggregateView:
+    """A read-only view of one simulated destination aggregate."""
+
+    domain: str
+    root: bytes
+    edition: str
+    events: list[Any]
+    next_sequence: int
+    applied: int
+    deduped: int
+
+    @property
+    def event_types(self) -> list[str]:
+        return [_type_name(p.event.type_url) for p in self.events]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Aggregate {stream_label(self.domain, self.root, self.edition)} "
+            f"next_sequence={self.next_sequence} applied={self.applied} "
+            f"deduped={self.deduped} events={self.event_types}>"
+        )
+
+    def events_of(self, message_type: type) -> list[Any]:
+        """Every event of ``message_type``, unpacked, in stream order."""
+        full = message_type.DESCRIPTOR.full_name
+        out = []
+        for page in self.events:
+            if _type_name(page.event.type_url) == full:
+                msg = message_type()
+                page.event.Unpack(msg)
+                out.append(msg)
+        return out
+
+
+@dataclass
+class _Ledger:
+    """Per logical command: how often business logic applied it, and how it ended."""
+
+    label: str
+    trigger: str
+    target: str
+    deliveries: list[int] = field(default_factory=list)
+    applied_in: list[int] = field(default_factory=list)
+    statuses: set[str] = field(default_factory=set)
+    explicit: bool = False
+
+
+@dataclass
+class _Output:
+    delivery: int
+    normalized: list[tuple]
+    described: list[str]
+
+
+class SagaHarness:
+    """Drive a real saga through a fake angzarr coordinator and check the dedupe.
+
+    Args:
+        saga: the target (a callable, a servicer with ``Handle``, an angzarr_client ``Saga``
+            subclass or instance, or a ``"package.module:attr"`` string).
+        source_domain: the trigger domain (defaults to the target's ``@domain``).
+        output_domains: domains the framework supplies sequences for (defaults to the
+            target's ``@output_domain``).
+        profile: ``"sequence-map"`` (default) or ``"deferred-rewrite"``.
+        max_retries: whole-list re-sends after a retryable failure (angzarr: 10).
+    """
+
+    def __init__(
+        self,
+        saga: Any,
+        *,
+        source_domain: str | None = None,
+        output_domains: Sequence[str] | None = None,
+        profile: str = "sequence-map",
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ) -> None:
+        if profile not in PROFILES:
+            raise ConfigurationError(
+                f"unknown profile {profile!r}; use one of: {', '.join(PROFILES)}",
+                details={"profile": repr(profile)},
+            )
+        if isinstance(output_domains, str):
+            raise ConfigurationError(
+                f"output_domains must be a list of domain names, got the string "
+                f"{output_domains!r}; write output_domains=[{output_domains!r}]",
+                details={"output_domains": output_domains},
+            )
+        self.target: SagaTarget = resolve_saga_target(saga)
+        self.profile = profile
+        self.max_retries = check_sequence_arg(max_retries, "max_retries")
+        self.source_domain = source_domain or self.target.source_domain
+        if self.source_domain is not None:
+            validate_domain(self.source_domain, "source_domain")
+        domains = list(output_domains if output_domains is not None else self.target.output_domains)
+        self.output_domains = [validate_domain(d, "output domain") for d in domains]
+        self.store = EventStore()
+        self.pipeline = Pipeline(self.store)
+        self.deliveries: list[Delivery] = []
+        self.clock = 0.0
+        self._findings: list[Finding] = []
+        self._first_destination: dict[str, tuple[bytes, str]] = {}
+        self._source_heads: dict[tuple[str, str, bytes], int] = {}
+        self._ledger: dict[tuple, _Ledger] = {}
+        self._outputs: dict[tuple, _Output] = {}
+
+    # -- givens -------------------------------------------------------------------------
+    def given_destination(
+        self,
+        domain: str,
+        root: bytes,
+        next_sequence: int = 0,
+        *,
+        events: Iterable[Any] | None = None,
+        edition: str | None = None,
+    ) -> AggregateView:
+        """Give a destination aggregate a history: ``next_sequence`` placeholder events, or
+        the given event messages. The first destination declared for a domain is the one
+        whose head the sequence map reports."""
+        validate_domain(domain, "destination domain")
+        root = validate_root(root)
+        ed = "" if edition in (None, "", "angzarr") else edition
+        stream = self.store.stream(domain, root, ed)
+        if stream.pages:
+            raise ConfigurationError(
+                f"destination {stream.label} already has a history; declare each destination "
+                "once, before delivering",
+                details={"domain": domain},
+            )
+        if events is not None:
+            from .aggregate import _normalize_events
+
+            pages = _normalize_events(list(events), wire.command_handler_pb2)
+            for i, page in enumerate(pages):
+                page.header.sequence = i
+            stream.pages.extend(pages)
+        else:
+            stream.pages.extend(prior_pages(check_sequence_arg(next_sequence, "next_sequence")))
+        self._first_destination.setdefault(domain, (root, ed))
+        return self.aggregate(domain, root, edition=ed)
+
+    def given_aggregate(self, domain: str, handler: Any = None, merge: Any = "strict") -> None:
+        """Give a destination domain business logic and a merge policy.
+
+        Args:
+            handler: ``fn(ContextualCommand) -> events`` where events are messages, EventPages,
+                an EventBook or a BusinessResponse (revocations reject); raising rejects the
+                command. ``None``: accept and record each command as an event.
+            merge: ``"strict"`` (no change is commutative), ``"commutative"`` or a callable
+                ``fn(CommandBook) -> bool`` deciding per command.
+        """
+        validate_domain(domain, "aggregate domain")
+        if handler is not None and not callable(handler):
+            raise ConfigurationError(
+                f"handler for domain '{domain}' must be callable fn(ContextualCommand), got "
+                f"{type(handler).__name__}",
+                details={"domain": domain},
+            )
+        self.pipeline.specs[domain] = AggregateSpec(
+            handler=handler, commutative=merge_policy(merge)
+        )
+
+    # -- actions ------------------------------------------------------------------------
+    def deliver(
+        self,
+        event: Any,
+        *,
+        root: bytes | None = None,
+        correlation_id: str = "",
+        sequence: int | None = None,
+        edition: str | None = None,
+        domain: str | None = None,
+    ) -> Delivery:
+        """Deliver a trigger to the saga and run its commands through the destinations.
+
+        ``event`` is an event message (packed into a one-page book at ``sequence``, by
+        default the source root's next sequence) or a ready ``EventBook`` (multi-page
+        triggers; ``edition``/``correlation_id`` override its cover when given).
+        """
+        book = self._trigger_book(event, root, correlation_id, sequence, edition, domain)
+        return self._run(book.SerializeToString(), redelivered=False)
+
+    def redeliver(self, delivery: Delivery, times: int = 1) -> list[Delivery]:
+        """AMQP redelivery: the same trigger message (same bytes) delivered ``times`` more."""
+        if not isinstance(delivery, Delivery):
+            raise InvalidArgumentError(
+                f"redeliver() takes a Delivery returned by deliver(), got "
+                f"{type(delivery).__name__}",
+                details={"type": type(delivery).__name__},
+            )
+        check_sequence_arg(times, "times")
+        return [self._run(delivery._trigger_bytes, redelivered=True) for _ in range(times)]
+
+    # -- reading ------------------------------------------------------------------------
+    def aggregate(self, domain: str, root: bytes, edition: str | None = None) -> AggregateView:
+        """The simulated stream of one destination aggregate (empty if never touched)."""
+        validate_domain(domain, "domain")
+        root = validate_root(root)
+        known = {d for d, _, _ in self.store.streams} | set(self.output_domains)
+        if domain not in known:
+            raise InvalidArgumentError(
+                f"unknown domain '{domain}': no aggregate in it was declared or reached; "
+                f"known domains: {', '.join(sorted(known)) or 'none'}",
+                code=codes.UNKNOWN_DOMAIN,
+                details={"domain": domain},
+            )
+        ed = "" if edition in (None, "", "angzarr") else edition
+        stream = self.store.find(domain, root, ed) or Stream(domain, root, ed)
+        return AggregateView(
+            domain,
+            root,
+            ed,
+            list(stream.pages),
+            stream.next_sequence,
+            stream.applied,
+            stream.deduped,
+        )
+
+    @property
+    def dead_letters(self) -> list[Any]:
+        """``AngzarrDeadLetter`` messages published so far."""
+        return list(self.pipeline.dead_letters)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding so far, including the ones only a look across deliveries shows
+        (``lost-command``)."""
+        return self._findings + self._lost_commands()
+
+    @property
+    def clean(self) -> bool:
+        return not any(f.is_error for f in self.findings)
+
+    def assert_clean(self, allow: Iterable[str] = ()) -> None:
+        """Raise ``AssertionError`` with a readable report of every error finding whose kind
+        is not in ``allow``."""
+        allowed = set(allow)
+        errors = [f for f in self.findings if f.is_error and f.kind not in allowed]
+        if errors:
+            raise AssertionError(render_findings(errors, title="saga harness is not clean"))
+
+    # -- internals ------------------------------------------------------------------------
+    def _trigger_book(
+        self,
+        event: Any,
+        root: bytes | None,
+        correlation_id: str,
+        sequence: int | None,
+        edition: str | None,
+        domain: str | None,
+    ) -> Any:
+        T = wire.types_pb2
+        name = getattr(getattr(event, "DESCRIPTOR", None), "full_name", None)
+        if name is None:
+            raise InvalidArgumentError(
+                f"deliver() takes an event message or an EventBook, got {type(event).__name__}",
+                details={"type": type(event).__name__},
+            )
+        if name == "angzarr.EventBook":
+            book = T.EventBook.FromString(event.SerializeToString())
+            if correlation_id:
+                book.cover.correlation_id = correlation_id
+            if edition is not None:
+                book.cover.edition.name = edition
+        else:
+            src_domain = domain or self.source_domain
+            if src_domain is None:
+                raise ConfigurationError(
+                    "the trigger's domain is unknown: give SagaHarness(source_domain=...) or "
+                    "deliver(..., domain=...)",
+                    code=codes.UNKNOWN_DOMAIN,
+                )
+            validate_domain(src_domain, "trigger domain")
+            root = validate_root(root if root is not None else uuid_for(src_domain), "root")
+            ed = edition or ""
+            head_key = (src_domain, ed, root)
+            if sequence is None:
+                sequence = self._source_heads.get(head_key, 0)
+            check_sequence_arg(sequence, "sequence")
+            self._source_heads[head_key] = max(self._source_heads.get(head_key, 0), sequence + 1)
+            book = T.EventBook(
+                cover=T.Cover(
+                    domain=src_domain, root=T.UUID(value=root), correlation_id=correlation_id
+                )
+            )
+            if ed:
+                book.cover.edition.name = ed
+            page = book.pages.add()
+            page.header.sequence = sequence
+            page.event.Pack(event, type_url_prefix=wire.TYPE_URL_PREFIX)
+            book.next_sequence = sequence + 1
+        problem = validate_cover(book.cover)
+        if problem:
+            raise InvalidArgumentError(
+                f"the trigger EventBook's cover is invalid: {problem}",
+                code=codes.INVALID_COVER,
+                details={"problem": problem},
+            )
+        return book
+
+    def _sequence_map(self) -> dict[str, int]:
+        # One value per domain: the first destination declared with given_destination, else
+        # the first aggregate of the domain that commands reached, else a new one (0).
+        seqs = {}
+        for domain in self.output_domains:
+            first = self._first_destination.get(domain)
+            if first is not None:
+                stream = self.store.find(domain, first[0], first[1])
+            else:
+                stream = next(
+                    (s for (d, ed, _), s in self.store.streams.items() if d == domain and not ed),
+                    None,
+                )
+            seqs[domain] = stream.next_sequence if stream else 0
+        return seqs
+
+    def _run(self, trigger_bytes: bytes, *, redelivered: bool) -> Delivery:
+        S = wire.saga_pb2
+        trigger = wire.types_pb2.EventBook.FromString(trigger_bytes)
+        delivery = Delivery(
+            len(self.deliveries) + 1, trigger, redelivered, _trigger_bytes=trigger_bytes
+        )
+        self.deliveries.append(delivery)
+        request = S.SagaHandleRequest(source=trigger, destination_sequences=self._sequence_map())
+        delivery.request = S.SagaHandleRequest.FromString(request.SerializeToString())
+        try:
+            response = self.target.handle(delivery.request)
+        except Exception as exc:  # the coordinator logs and acks: the trigger's work is lost
+            delivery.error = exc
+            self._handler_failed(delivery, exc)
+            return delivery
+        delivery.commands = [RecordedCommand(c) for c in response.commands]
+        sent = [self._prepare(c, trigger) for c in response.commands]
+        delivery.sent = [RecordedCommand(c) for c in sent]
+        delivery.facts = [self._prepare(f, trigger, is_fact=True) for f in response.events]
+        self._check_output(delivery)
+        self._dispatch(delivery, sent)
+        for fact in delivery.facts:
+            outcome = self.pipeline.inject_fact(fact)
+            delivery.fact_outcomes.append(outcome)
+            if outcome.status == REJECTED:
+                self._add(
+                    delivery,
+                    Finding(
+                        "rejected-command",
+                        f"fact to {stream_label(fact.cover.domain, fact.cover.root.value)} was "
+                        f"refused: {outcome.code} {outcome.message}",
+                        trigger=self._trigger_label(trigger),
+                        delivery=delivery.number,
+                        details={"code": outcome.code},
+                    ),
+                )
+        return delivery
+
+    def _prepare(self, book: Any, trigger: Any, *, is_fact: bool = False) -> Any:
+        """Copy an emitted book and apply what the coordinator does before sending it."""
+        copy = type(book)()
+        copy.CopyFrom(book)
+        if trigger.cover.HasField("edition"):
+            copy.cover.edition.CopyFrom(trigger.cover.edition)
+        else:
+            copy.cover.ClearField("edition")
+        if is_fact:
+            return copy  # facts keep their external_deferred headers
+        if not copy.cover.correlation_id:
+            copy.cover.correlation_id = trigger.cover.correlation_id
+        if self.profile == "deferred-rewrite":
+            source_seq = max((p.header.sequence for p in trigger.pages), default=0)
+            for page in copy.pages:
+                deferred = page.header.angzarr_deferred
+                if page.header.WhichOneof("sequence_type") == "angzarr_deferred":
+                    if not deferred.HasField("source"):
+                        deferred.source.CopyFrom(trigger.cover)
+                    continue
+                deferred.source.CopyFrom(trigger.cover)
+                deferred.source_seq = source_seq
+        return copy
+
+    def _dispatch(self, delivery: Delivery, sent: list[Any]) -> None:
+        n = len(sent)
+        final: list[Outcome | None] = [None] * n
+        last: list[Outcome | None] = [None] * n
+        attempts = [0] * n
+        keys = self._logical_keys(delivery, sent)
+        collided: set[int] = set()
+        for round_no in range(self.max_retries + 1):
+            retry = False
+            for i, command in enumerate(sent):
+                outcome = self.pipeline.execute(
+                    command, CommandContext(delivery.number, i, command.cover.correlation_id)
+                )
+                attempts[i] += 1
+                last[i] = outcome
+                if outcome.ok and final[i] is None:
+                    final[i] = outcome
+                if outcome.status == APPLIED:
+                    self._applied(delivery, keys[i], command)
+                if outcome.collided_with is not None and i not in collided:
+                    collided.add(i)
+                    self._collision(delivery, i, outcome, sent)
+                retry = retry or outcome.retryable
+            if not retry:
+                break
+            if round_no < self.max_retries:
+                wait = min(_BACKOFF_BASE * 2**round_no, _BACKOFF_CAP)
+                self.clock += wait
+                delivery.virtual_time += wait
+        for i, command in enumerate(sent):
+            outcome = final[i] or last[i]
+            assert outcome is not None
+            if outcome.retryable:
+                outcome = Outcome(
+                    RETRIED_OUT,
+                    outcome.code,
+                    outcome.message,
+                    expected=outcome.expected,
+                    actual=outcome.actual,
+                )
+            outcome.attempts = attempts[i]
+            delivery.outcomes.append(outcome)
+            self._ledger[keys[i]].statuses.add(outcome.status)
+            self._report_outcome(delivery, command, outcome)
+
+    def _report_outcome(self, delivery: Delivery, command: Any, outcome: Outcome) -> None:
+        target = stream_label(
+            command.cover.domain, command.cover.root.value, edition_name(command.cover)
+        )
+        rc = RecordedCommand(command)
+        seqs = {
+            k: v
+            for k, v in (("expected", outcome.expected), ("actual", outcome.actual))
+            if v is not None
+        }
+        common = dict(
+            trigger=self._trigger_label(delivery.trigger),
+            target=target,
+            delivery=delivery.number,
+            sequences=seqs,
+        )
+        if outcome.status == RETRIED_OUT and outcome.message.startswith("Sequence mismatch"):
+            self._add(
+                delivery,
+                Finding(
+                    "sequence-mismatch",
+                    f"{rc.type_name} to {target} was refused ({outcome.message}) on all "
+                    f"{outcome.attempts} attempts: it was stamped with a stale explicit sequence; "
+                    "stamp from the request's destination_sequences or use a deferred header",
+                    details={"code": outcome.code},
+                    **common,
+                ),
+            )
+        elif outcome.status == DEAD_LETTERED:
+            self._add(
+                delivery,
+                Finding(
+                    "dead-lettered",
+                    f"{rc.type_name} to {target} was dead-lettered ({outcome.code}: "
+                    f"{outcome.message}) under MERGE_MANUAL",
+                    details={"code": outcome.code, "merge_strategy": "MERGE_MANUAL"},
+                    **common,
+                ),
+            )
+        elif outcome.status == REJECTED:
+            self._add(
+                delivery,
+                Finding(
+                    "rejected-command",
+                    f"{rc.type_name} to {target} was rejected: {outcome.code} {outcome.message}",
+                    details={"code": outcome.code},
+                    **common,
+                ),
+            )
+
+    def _logical_keys(self, delivery: Delivery, sent: list[Any]) -> list[tuple]:
+        """One key per sent command naming the logical command: the trigger event, the
+        target, and the payload (headers excluded), plus an occurrence count."""
+        trigger_key = self._trigger_key(delivery.trigger)
+        seen: dict[tuple, int] = {}
+        keys = []
+        for command in sent:
+            content = (
+                command.cover.domain,
+                edition_name(command.cover),
+                bytes(command.cover.root.value),
+                tuple((p.command.type_url, p.command.value) for p in command.pages),
+            )
+            occurrence = seen.get(content, 0)
+            seen[content] = occurrence + 1
+            key = (trigger_key, content, occurrence)
+            keys.append(key)
+            rc = RecordedCommand(command)
+            entry = self._ledger.get(key)
+            if entry is None:
+                entry = self._ledger[key] = _Ledger(
+                    label=rc.type_name or "command",
+                    trigger=self._trigger_label(delivery.trigger),
+                    target=stream_label(content[0], content[2], content[1]),
+                )
+            entry.deliveries.append(delivery.number)
+            entry.explicit = entry.explicit or rc.sequence is not None or not rc.stamped
+        return keys
+
+    def _applied(self, delivery: Delivery, key: tuple, command: Any) -> None:
+        entry = self._ledger[key]
+        entry.applied_in.append(delivery.number)
+        if len(entry.applied_in) != 2:
+            return
+        advice = (
+            "the redelivered trigger was stamped with a fresh explicit sequence, so the "
+            "destination could not tell it was a duplicate: stamp "
+            "Destinations.deferred_header(trigger cover, trigger seq) instead"
+            if entry.explicit
+            else "each application carried a different dedupe key: derive the deferred header "
+            "from the trigger (its cover and page sequence), not from per-delivery data"
+        )
+        self._add(
+            delivery,
+            Finding(
+                "double-apply",
+                f"{entry.label} to {entry.target} was applied by business logic more than "
+                f"once (deliveries "
+                f"{', '.join('#' + str(n) for n in entry.applied_in)}); {advice}",
+                trigger=entry.trigger,
+                target=entry.target,
+                delivery=delivery.number,
+                sequences=(
+                    {"sequence": RecordedCommand(command).sequence}
+                    if RecordedCommand(command).sequence is not None
+                    else {}
+                ),
+            ),
+        )
+
+    def _collision(self, delivery: Delivery, index: int, outcome: Outcome, sent: list[Any]) -> None:
+        first = RecordedCommand(sent[outcome.collided_with or 0])
+        second = RecordedCommand(sent[index])
+        self._add(
+            delivery,
+            Finding(
+                "dedupe-collision",
+                f"commands #{outcome.collided_with} ({first.type_name}) and #{index} "
+                f"({second.type_name}) of one delivery went to the same target root with the same "
+                f"deferred source and source_seq: angzarr returned the first's events for the "
+                f"second, whose business logic never ran. Send one command per target root per "
+                f"trigger, or merge them into one multi-page command",
+                trigger=self._trigger_label(delivery.trigger),
+                target=second.describe().split(" ")[0],
+                delivery=delivery.number,
+                dedupe_key=render_key(outcome.dedupe_key) if outcome.dedupe_key else None,
+            ),
+        )
+
+    def _check_output(self, delivery: Delivery) -> None:
+        trigger = delivery.trigger
+        label = self._trigger_label(trigger)
+        seqs = {p.header.sequence for p in trigger.pages}
+        for i, rc in enumerate(delivery.sent):
+            if not rc.stamped and self.profile == "sequence-map":
+                self._add(
+                    delivery,
+                    Finding(
+                        "unstamped-command",
+                        f"command #{i} ({rc.type_name}) to {rc.domain} has no sequence header; "
+                        "the destination reads it as sequence 0. Stamp it with "
+                        "Destinations.stamp_command(cmd, domain) or a deferred header",
+                        trigger=label,
+                        target=stream_label(rc.domain, rc.root),
+                        delivery=delivery.number,
+                    ),
+                )
+            ref = rc.deferred
+            if ref is None:
+                continue
+            problems = []
+            src = ref.source
+            if not src.domain:
+                problems.append("the source cover is missing (no source domain: no dedupe)")
+            else:
+                if src.domain != trigger.cover.domain:
+                    problems.append(
+                        f"source domain '{src.domain}' is not the trigger's "
+                        f"'{trigger.cover.domain}'"
+                    )
+                if bytes(src.root.value) != bytes(trigger.cover.root.value):
+                    problems.append(
+                        f"source root {root_str(bytes(src.root.value))} is not the "
+                        f"trigger's {root_str(bytes(trigger.cover.root.value))}"
+                    )
+                if edition_name(src) != edition_name(trigger.cover):
+                    problems.append(
+                        f"source edition '{edition_name(src)}' is not the "
+                        f"trigger's '{edition_name(trigger.cover)}'"
+                    )
+            if ref.source_seq not in seqs:
+                problems.append(
+                    f"source_seq {ref.source_seq} is not a sequence of the trigger "
+                    f"(pages {sorted(seqs)})"
+                )
+            if problems:
+                self._add(
+                    delivery,
+                    Finding(
+                        "invalid-provenance",
+                        f"command #{i} ({rc.type_name}) to {rc.domain} carries a deferred header "
+                        f"that does not identify the trigger: {'; '.join(problems)}. Build it with "
+                        "Destinations.deferred_header(request.source.cover, <trigger page seq>)",
+                        trigger=label,
+                        target=stream_label(rc.domain, rc.root),
+                        delivery=delivery.number,
+                        sequences={"source_seq": ref.source_seq},
+                    ),
+                )
+        self._check_determinism(delivery)
+
+    def _check_determinism(self, delivery: Delivery) -> None:
+        seqs = dict(delivery.request.destination_sequences)
+        normalized, described = [], []
+        for rc in delivery.commands:
+            pages = []
+            for page in rc.book.pages:
+                kind = page.header.WhichOneof("sequence_type") if page.HasField("header") else None
+                if kind == "sequence" and seqs.get(rc.domain) == page.header.sequence:
+                    header: Any = "stamped-from-map"  # fresh per delivery by design
+                else:
+                    header = page.header.SerializeToString(deterministic=True)
+                pages.append(
+                    (
+                        header,
+                        page.merge_strategy,
+                        page.command.SerializeToString(deterministic=True),
+                    )
+                )
+            cover = type(rc.book.cover)()
+            cover.CopyFrom(rc.book.cover)
+            normalized.append((cover.SerializeToString(deterministic=True), tuple(pages)))
+            described.append(rc.describe())
+        for fact in delivery.facts:
+            normalized.append(("fact", fact.SerializeToString(deterministic=True)))
+            described.append(f"fact to {stream_label(fact.cover.domain, fact.cover.root.value)}")
+        key = self._trigger_key(delivery.trigger)
+        first = self._outputs.get(key)
+        if first is None:
+            self._outputs[key] = _Output(delivery.number, normalized, described)
+            return
+        if first.normalized == normalized:
+            return
+        if len(first.normalized) != len(normalized):
+            where = (
+                f"delivery #{first.delivery} emitted {len(first.normalized)} command(s), "
+                f"delivery #{delivery.number} emitted {len(normalized)}"
+            )
+        else:
+            pairs = zip(first.normalized, normalized, strict=True)
+            i = next(i for i, (a, b) in enumerate(pairs) if a != b)
+            where = (
+                f"command #{i} differs: delivery #{first.delivery} sent "
+                f"{first.described[i]}; delivery #{delivery.number} sent {described[i]}"
+            )
+        self._add(
+            delivery,
+            Finding(
+                "nondeterministic-output",
+                f"the same trigger produced different output on redelivery: {where}. A saga must "
+                "be a pure function of the trigger and the request (no random ids, clocks or "
+                "counters)",
+                trigger=self._trigger_label(delivery.trigger),
+                delivery=delivery.number,
+            ),
+        )
+
+    def _handler_failed(self, delivery: Delivery, exc: BaseException) -> None:
+        label = self._trigger_label(delivery.trigger)
+        trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        code = getattr(exc, "code", None)
+        domain = None
+        if code == codes.MISSING_DESTINATION_SEQUENCE:
+            domain = (getattr(exc, "details", None) or {}).get("domain")
+        elif isinstance(exc, ValueError):
+            match = _SDK_MISSING_RE.search(str(exc))
+            domain = match.group(1) if match else None
+        if domain is not None:
+            have = dict(delivery.request.destination_sequences)
+            self._add(
+                delivery,
+                Finding(
+                    "missing-destination-sequence",
+                    f"the handler stamped domain '{domain}', but the request's "
+                    f"destination_sequences has {sorted(have) or 'no domains'} "
+                    f"(profile {self.profile}); declare '{domain}' as an output domain, or use a "
+                    "deferred header",
+                    trigger=label,
+                    target=domain,
+                    delivery=delivery.number,
+                    details={"domain": domain, "code": codes.MISSING_DESTINATION_SEQUENCE},
+                    traceback=trace,
+                ),
+            )
+            return
+        if isinstance(exc, HandlerResultError):
+            what = str(exc)
+        elif isinstance(exc, HandlerAborted):
+            what = f"the servicer aborted with {exc.code}: {exc.details}"
+        else:
+            what = f"{type(exc).__name__}: {exc}"
+        self._add(
+            delivery,
+            Finding(
+                "handler-error",
+                f"saga {self.target.name} failed on the trigger ({what}); angzarr logs this and "
+                "acks the message, so the trigger's work is lost",
+                trigger=label,
+                delivery=delivery.number,
+                details={"error": type(exc).__name__},
+                traceback=trace,
+            ),
+        )
+
+    def _lost_commands(self) -> list[Finding]:
+        lost = []
+        for entry in self._ledger.values():
+            if entry.statuses and entry.statuses <= {RETRIED_OUT}:
+                lost.append(
+                    Finding(
+                        "lost-command",
+                        f"{entry.label} to {entry.target} was emitted (deliveries "
+                        f"{', '.join('#' + str(n) for n in entry.deliveries)}) but never applied "
+                        "nor rejected: every send ran out of retries",
+                        trigger=entry.trigger,
+                        target=entry.target,
+                        delivery=entry.deliveries[-1],
+                    )
+                )
+        return lost
+
+    def _add(self, delivery: Delivery, finding: Finding) -> None:
+        delivery.findings.append(finding)
+        self._findings.append(finding)
+
+    @staticmethod
+    def _trigger_key(trigger: Any) -> tuple:
+        cover = trigger.cover
+        return (
+            cover.domain,
+            edition_name(cover),
+            bytes(cover.root.value),
+            tuple(p.header.sequence for p in trigger.pages),
+        )
+
+    @staticmethod
+    def _trigger_label(trigger: Any) -> str:
+        seqs = [p.header.sequence for p in trigger.pages]
+        if not seqs:
+            at = "(no pages)"
+        elif len(seqs) == 1:
+            at = f"@{seqs[0]}"
+        else:
+            at = f"@{seqs[0]}..{seqs[-1]}"
+        types = ",".join(_type_name(p.event.type_url) for p in trigger.pages)
+        label = stream_label(
+            trigger.cover.domain, trigger.cover.root.value, edition_name(trigger.cover)
+        )
+        return f"{label}{at} {types}".rstrip()

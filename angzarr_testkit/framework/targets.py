@@ -1,0 +1,279 @@
+"""Resolving and calling user saga targets.
+
+A target is one of:
+
+* a plain callable ``fn(request: SagaHandleRequest) -> SagaResponse | list[CommandBook] |
+  CommandBook | None``;
+* an object with a gRPC-servicer-style ``Handle(request, context)`` method
+  (e.g. ``angzarr_client.saga_handler.SagaHandler``);
+* an ``angzarr_client.saga.Saga`` subclass (or instance), served through
+  ``angzarr_client.saga_handler.SagaHandler`` exactly as angzarr_client serves it;
+* a string ``"package.module:attr"`` naming any of the above.
+
+Requests and responses cross every hop as bytes, as on the real wire.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import wire
+from ..errors import TargetError, codes
+
+__all__ = ["HandlerAborted", "HandlerResultError", "SagaTarget", "resolve_saga_target"]
+
+
+class HandlerAborted(Exception):
+    """A servicer aborted the call (``context.abort``) or set a non-OK status."""
+
+    def __init__(self, code: str, details: str) -> None:
+        super().__init__(f"{code}: {details}")
+        self.code = code
+        self.details = details
+
+
+class HandlerResultError(Exception):
+    """The handler returned a value the framework cannot use."""
+
+
+class _ServicerContext:
+    """Just enough of ``grpc.ServicerContext`` for in-process servicers."""
+
+    def __init__(self) -> None:
+        self.code: Any = None
+        self.details: str = ""
+
+    def abort(self, code: Any, details: str) -> None:
+        raise HandlerAborted(_status_name(code), details)
+
+    def abort_with_status(self, status: Any) -> None:
+        raise HandlerAborted(_status_name(getattr(status, "code", status)), str(status))
+
+    def set_code(self, code: Any) -> None:
+        self.code = code
+
+    def set_details(self, details: str) -> None:
+        self.details = details
+
+    def invocation_metadata(self) -> tuple[()]:
+        return ()
+
+    def peer(self) -> str:
+        return "angzarr-testkit"
+
+    def is_active(self) -> bool:
+        return True
+
+    def time_remaining(self) -> None:
+        return None
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return False
+
+    def send_initial_metadata(self, metadata: Any) -> None:
+        return None
+
+    def set_trailing_metadata(self, metadata: Any) -> None:
+        return None
+
+
+def _status_name(code: Any) -> str:
+    name = getattr(code, "name", None)
+    return str(name if name is not None else code)
+
+
+def _full_name(obj: Any) -> str | None:
+    return getattr(getattr(obj, "DESCRIPTOR", None), "full_name", None)
+
+
+def _is_sdk_saga_class(obj: Any) -> bool:
+    # Duck-typed so that bundled mode never imports angzarr_client (its generated modules
+    # would clash with the bundled ones in protobuf's default descriptor pool).
+    return (
+        inspect.isclass(obj)
+        and hasattr(obj, "_dispatch_table")
+        and callable(getattr(obj, "handle", None))
+        and hasattr(obj, "_output_domain")
+        and any(base.__module__.startswith("angzarr_client") for base in obj.__mro__)
+    )
+
+
+@dataclass
+class SagaTarget:
+    """A resolved saga: how to call it and what it declares.
+
+    Attributes:
+        name: a readable name for reports.
+        call: takes request bytes, returns the handler's raw return value.
+        source_domain: the declared input domain, if the target declares one.
+        output_domains: the declared output domains (may be empty).
+        handled_types: message classes the target declares it handles (for storms).
+    """
+
+    name: str
+    call: Callable[[bytes], Any]
+    source_domain: str | None = None
+    output_domains: list[str] = field(default_factory=list)
+    handled_types: list[type] = field(default_factory=list)
+
+    def handle(self, request: Any) -> Any:
+        """Call the handler with ``request`` (serialized first) and return the response in the
+        active wire classes, round-tripped through bytes.
+
+        Raises whatever the handler raises; :class:`HandlerResultError` for an unusable
+        return value; :class:`HandlerAborted` for a servicer that aborted.
+        """
+        raw = self.call(request.SerializeToString())
+        response = normalize_saga_response(raw)
+        return wire.saga_pb2.SagaResponse.FromString(response.SerializeToString())
+
+
+def normalize_saga_response(raw: Any) -> Any:
+    """Turn what a saga handler returned into a ``SagaResponse`` of the active wire classes."""
+    saga_response = wire.saga_pb2.SagaResponse
+    if raw is None:
+        return saga_response()
+    name = _full_name(raw)
+    if name == "angzarr.SagaResponse":
+        return saga_response.FromString(raw.SerializeToString())
+    if name == "angzarr.CommandBook":
+        raw = [raw]
+    if isinstance(raw, (list, tuple)):
+        out = saga_response()
+        for i, item in enumerate(raw):
+            if _full_name(item) != "angzarr.CommandBook":
+                raise HandlerResultError(
+                    f"handler returned a list whose item {i} is {_describe(item)}; every item "
+                    "must be an angzarr CommandBook"
+                )
+            out.commands.add().MergeFromString(item.SerializeToString())
+        return out
+    raise HandlerResultError(
+        f"handler returned {_describe(raw)}; expected a SagaResponse, a list of CommandBooks, "
+        "a CommandBook or None"
+    )
+
+
+def _describe(value: Any) -> str:
+    name = _full_name(value)
+    if name:
+        return f"a {name} message"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _import_target(spec: str) -> Any:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise TargetError(
+            f"target {spec!r} is not of the form 'package.module:attr' "
+            "(e.g. 'myproject.sagas:OrderSaga')",
+            details={"target": spec},
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TargetError(
+            f"cannot import module {module_name!r} of target {spec!r}: {exc}. Check the module "
+            "path and that the project is on sys.path (run from its root, or pip install -e .)",
+            details={"target": spec, "module": module_name},
+        ) from exc
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as exc:
+            raise TargetError(
+                f"module {module_name!r} has no attribute {attr!r} (target {spec!r})",
+                details={"target": spec, "attr": attr},
+            ) from exc
+    return obj
+
+
+def _sdk_saga_target(cls: type) -> SagaTarget:
+    if wire.MODE != "angzarr_client":
+        raise TargetError(
+            f"{cls.__name__} is an angzarr_client Saga, but the kit runs in the bundled wire "
+            "mode; unset ANGZARR_TESTKIT_WIRE (or set it to angzarr_client) so the kit uses the "
+            "SDK's classes",
+            code=codes.TARGET_UNSUPPORTED,
+            details={"target": cls.__name__},
+        )
+    from angzarr_client.saga_handler import SagaHandler  # client mode only
+
+    servicer = SagaHandler(cls)
+    handled = [event_type for _, event_type in getattr(cls, "_dispatch_table", {}).values()]
+    output = getattr(cls, "_output_domain", None)
+    target = _servicer_target(servicer, getattr(cls, "name", cls.__name__))
+    target.source_domain = getattr(cls, "_domain", None)
+    target.output_domains = [output] if output else []
+    target.handled_types = handled
+    return target
+
+
+def _servicer_target(servicer: Any, name: str) -> SagaTarget:
+    def call(request_bytes: bytes) -> Any:
+        request = wire.saga_pb2.SagaHandleRequest.FromString(request_bytes)
+        context = _ServicerContext()
+        result = servicer.Handle(request, context)
+        if context.code is not None and _status_name(context.code) not in ("OK", "0"):
+            raise HandlerAborted(_status_name(context.code), context.details)
+        return result
+
+    return SagaTarget(name=name, call=call)
+
+
+def resolve_saga_target(target: Any) -> SagaTarget:
+    """Resolve any supported target form into a :class:`SagaTarget`.
+
+    Raises:
+        TargetError: the target is a bad string, cannot be imported, or is not callable in
+            any supported way (the message says which forms are supported).
+    """
+    if isinstance(target, SagaTarget):
+        return target
+    if isinstance(target, str):
+        if "://" in target:
+            raise TargetError(
+                f"target {target!r} looks like a network address; network targets are not "
+                "supported yet, give a 'package.module:attr' string or the object itself",
+                code=codes.TARGET_UNSUPPORTED,
+                details={"target": target},
+            )
+        resolved = resolve_saga_target(_import_target(target))
+        resolved.name = target
+        return resolved
+    if _is_sdk_saga_class(target):
+        return _sdk_saga_target(target)
+    if _is_sdk_saga_class(type(target)):
+        return _sdk_saga_target(type(target))
+    handle = getattr(target, "Handle", None)
+    if callable(handle) and not inspect.isclass(target):
+        return _servicer_target(target, type(target).__name__)
+    if inspect.isclass(target) and callable(getattr(target, "Handle", None)):
+        raise TargetError(
+            f"{target.__name__} is a servicer class; pass an instance "
+            f"(e.g. {target.__name__}(...)) so the harness can call its Handle method",
+            code=codes.TARGET_UNSUPPORTED,
+            details={"target": target.__name__},
+        )
+    if callable(target) and not inspect.isclass(target):
+        name = getattr(target, "__qualname__", None) or type(target).__name__
+
+        def call(request_bytes: bytes) -> Any:
+            return target(wire.saga_pb2.SagaHandleRequest.FromString(request_bytes))
+
+        return SagaTarget(name=name, call=call)
+    raise TargetError(
+        f"cannot use {target!r} as a saga: give a callable fn(SagaHandleRequest), an object "
+        "with Handle(request, context), an angzarr_client Saga subclass, or a "
+        "'package.module:attr' string naming one",
+        code=codes.TARGET_UNSUPPORTED,
+        details={"target": repr(target)[:80]},
+    )
