@@ -1,0 +1,1 @@
+"""Generated protobuf modules (all). Do not edit: run scripts/genproto.py."""

@@ -1,0 +1,1 @@
+"""Generated protobuf modules (proto package angzarr). Do not edit: run scripts/genproto.py."""
