@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import empty_pb2
 
@@ -23,7 +23,6 @@ from .targets import _describe, _full_name
 
 __all__ = [
     "AggregateSpec",
-    "CommandContext",
     "DedupeEntry",
     "EventStore",
     "Outcome",
@@ -42,6 +41,7 @@ REJECTED = "rejected"
 RETRIED_OUT = "retried-out"
 DEAD_LETTERED = "dead-lettered"
 ALREADY_PROCESSED = "already-processed"
+NOT_SENT = "not-sent"  # the consumer crashed before sending it
 RETRYABLE = "retryable"  # an attempt's status only; never a final outcome
 
 SUCCESS_STATUSES = (APPLIED, DEDUPED, ALREADY_PROCESSED)
@@ -59,33 +59,69 @@ def stream_label(domain: str, root: bytes, edition: str = "") -> str:
     return f"{label}@{edition}" if edition else label
 
 
-@dataclass
 class Outcome:
     """What happened to one command (one attempt, or the final word on it).
 
     Attributes:
-        status: applied, deduped, rejected, retried-out, dead-lettered, already-processed
-            (final) or retryable (an attempt that may be retried).
+        status: applied, deduped, rejected, retried-out, dead-lettered, already-processed,
+            not-sent (final) or retryable (an attempt that may be retried).
         code: gRPC-style status code for failures (``FAILED_PRECONDITION``, ...).
         message: the failure message (e.g. ``Sequence mismatch: command expects 5, ...``).
-        events: the ``EventBook`` returned (persisted or, on a dedupe hit, the cached one).
+        events: the ``EventBook`` returned (persisted or, on a dedupe hit, the cached one);
+            built on first access.
         attempts: how many times the coordinator sent it.
         expected: the command's explicit sequence, if any.
         actual: the aggregate's next sequence when it was checked.
-        dedupe_key: the deferred dedupe key the command was stored or found under.
+        dedupe_key: the full deferred dedupe key the command was stored or found under.
         collided_with: on a dedupe hit, the emission index of the command of the SAME
             delivery whose events were returned (a dedupe collision), else ``None``.
     """
 
-    status: str
-    code: str = "OK"
-    message: str = ""
-    events: Any = None
-    attempts: int = 1
-    expected: int | None = None
-    actual: int | None = None
-    dedupe_key: tuple | None = None
-    collided_with: int | None = None
+    __slots__ = (
+        "_events",
+        "_events_args",
+        "actual",
+        "attempts",
+        "code",
+        "collided_with",
+        "dedupe_key",
+        "expected",
+        "message",
+        "status",
+    )
+
+    def __init__(
+        self,
+        status: str,
+        code: str = "OK",
+        message: str = "",
+        events: Any = None,
+        attempts: int = 1,
+        expected: int | None = None,
+        actual: int | None = None,
+        dedupe_key: tuple | None = None,
+        collided_with: int | None = None,
+        events_args: tuple | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self._events = events
+        self._events_args = events_args
+        self.attempts = attempts
+        self.expected = expected
+        self.actual = actual
+        self.dedupe_key = dedupe_key
+        self.collided_with = collided_with
+
+    @property
+    def events(self) -> Any:
+        if self._events is None and self._events_args is not None:
+            cover, pages, next_sequence = self._events_args
+            self._events = wire.types_pb2.EventBook(
+                cover=cover, pages=pages, next_sequence=next_sequence
+            )
+        return self._events
 
     @property
     def ok(self) -> bool:
@@ -100,17 +136,18 @@ class Outcome:
         if self.ok:
             n = len(self.events.pages) if self.events is not None else 0
             return f"<{self.status}: {n} event(s)>"
+        if self.status == NOT_SENT:
+            return "<not-sent>"
         return f"<{self.status}: {self.code} {self.message!r}>"
 
 
-@dataclass
-class DedupeEntry:
-    """Events stored under one deferred dedupe key, and who stored them."""
+class DedupeEntry(NamedTuple):
+    """Where the events stored under one deferred dedupe key sit, and who stored them."""
 
-    pages: list[Any]
+    first: int
+    count: int
     delivery: int
     index: int
-    command_bytes: bytes
 
 
 @dataclass
@@ -149,12 +186,16 @@ class EventStore:
 
     def __init__(self) -> None:
         self.streams: dict[tuple[str, str, bytes], Stream] = {}
+        #: the first main-timeline stream created in each domain
+        self.first_in_domain: dict[str, Stream] = {}
 
     def stream(self, domain: str, root: bytes, edition: str = "") -> Stream:
-        key = (domain, edition, bytes(root))
+        key = (domain, edition, root)
         found = self.streams.get(key)
         if found is None:
             found = self.streams[key] = Stream(domain, bytes(root), edition)
+            if not edition:
+                self.first_in_domain.setdefault(domain, found)
         return found
 
     def find(self, domain: str, root: bytes, edition: str = "") -> Stream | None:
@@ -180,6 +221,9 @@ class AggregateSpec:
     commutative: Commutative = field(default=lambda command: False)
 
 
+_DEFAULT_SPEC = AggregateSpec()
+
+
 def merge_policy(merge: str | Commutative) -> Commutative:
     """Turn ``given_aggregate(merge=...)`` into a commutativity predicate."""
     if callable(merge):
@@ -197,12 +241,23 @@ def merge_policy(merge: str | Commutative) -> Commutative:
 
 
 @dataclass
-class CommandContext:
-    """Where a command came from, for dedupe bookkeeping and findings."""
+class Pending:
+    """A command that passed the checks and ran its business logic, not yet persisted.
 
+    Splitting ``prepare`` from ``commit`` lets the storm model two consumers that both miss
+    the dedupe lookup and run business logic on the same head: the second commit then fails
+    with ``Sequence conflict`` (retryable), as angzarr's event store does.
+    """
+
+    stream: Stream
+    command: Any
+    key: tuple | None
+    head: int
+    pages: list[Any]
     delivery: int
     index: int
-    correlation_id: str = ""
+    expected: int | None
+    actual: int
 
 
 class Pipeline:
@@ -214,11 +269,20 @@ class Pipeline:
         self.dead_letters: list[Any] = []
 
     def spec(self, domain: str) -> AggregateSpec:
-        return self.specs.get(domain) or AggregateSpec()
+        return self.specs.get(domain) or _DEFAULT_SPEC
 
     # -- commands ---------------------------------------------------------------------
-    def execute(self, command: Any, ctx: CommandContext) -> Outcome:
-        """Run one command through the pipeline and return this attempt's outcome."""
+    def execute(self, command: Any, delivery: int = 0, index: int = 0) -> Outcome:
+        """Run one command through the pipeline and return this attempt's outcome.
+
+        ``delivery`` and ``index`` say which delivery sent it and at which emission index,
+        so a dedupe hit on an entry stored by another command of the same delivery can be
+        told apart (a collision)."""
+        prepared = self.prepare(command, delivery, index)
+        return prepared if isinstance(prepared, Outcome) else self.commit(prepared)
+
+    def prepare(self, command: Any, delivery: int = 0, index: int = 0) -> Outcome | Pending:
+        """Steps 1-5: validate, dedupe lookup, sequence check, business logic."""
         T = wire.types_pb2
         problem = validate_cover(command.cover) if command.HasField("cover") else "no cover"
         if problem:
@@ -232,21 +296,10 @@ class Pipeline:
 
         key = None
         if kind == "angzarr_deferred" and page0.header.angzarr_deferred.source.domain:
-            key = dedupe_key(stream, page0.header.angzarr_deferred)
+            key = source_key(page0.header.angzarr_deferred)
             hit = stream.dedupe.get(key)
             if hit is not None:
-                stream.deduped += 1
-                events = T.EventBook(
-                    cover=cover, pages=hit.pages, next_sequence=stream.next_sequence
-                )
-                events.cover.correlation_id = ctx.correlation_id or cover.correlation_id
-                collided = hit.delivery == ctx.delivery and hit.index != ctx.index
-                return Outcome(
-                    DEDUPED,
-                    events=events,
-                    dedupe_key=key,
-                    collided_with=hit.index if collided else None,
-                )
+                return self._deduped(stream, command, delivery, index, key, hit)
 
         actual = stream.next_sequence
         expected: int | None = None
@@ -259,61 +312,40 @@ class Pipeline:
         else:
             expected = page0.header.sequence if kind == "sequence" else 0
             if expected != actual:
-                strategy = T.MergeStrategy.Name(page0.merge_strategy)
                 mismatch = f"Sequence mismatch: command expects {expected}, aggregate at {actual}"
-                if strategy == "MERGE_COMMUTATIVE" and self.spec(cover.domain).commutative(command):
-                    pass
-                elif strategy == "MERGE_AGGREGATE_HANDLES":
-                    pass
-                elif strategy == "MERGE_MANUAL":
+                strategy = page0.merge_strategy
+                if strategy == T.MERGE_MANUAL:
                     self._dead_letter(command, mismatch, expected, actual)
                     return Outcome(
                         DEAD_LETTERED, "ABORTED", mismatch, expected=expected, actual=actual
                     )
-                else:
+                applies = strategy == T.MERGE_AGGREGATE_HANDLES or (
+                    strategy == T.MERGE_COMMUTATIVE and self.spec(cover.domain).commutative(command)
+                )
+                if not applies:
                     return Outcome(
                         RETRYABLE, "FAILED_PRECONDITION", mismatch, expected=expected, actual=actual
                     )
 
-        outcome = self._business_logic(stream, command, ctx, key)
-        outcome.expected, outcome.actual = expected, actual
-        return outcome
-
-    def _business_logic(
-        self, stream: Stream, command: Any, ctx: CommandContext, key: tuple | None
-    ) -> Outcome:
-        T, C = wire.types_pb2, wire.command_handler_pb2
-        contextual = T.ContextualCommand(events=stream.book(), command=command)
-        contextual = T.ContextualCommand.FromString(contextual.SerializeToString())
         handler = self.spec(stream.domain).handler
-        try:
-            raw = handler(contextual) if handler is not None else _echo(command)
-            new_pages = _normalize_events(raw, C)
-        except _Revoked as revoked:
-            return Outcome(REJECTED, "FAILED_PRECONDITION", f"Command revoked: {revoked}")
-        except _BadResult as bad:
-            return Outcome(REJECTED, "INTERNAL", str(bad))
-        except Exception as exc:  # business logic rejected the command
-            return Outcome(
-                REJECTED,
-                getattr(exc, "code", None) or "FAILED_PRECONDITION",
-                f"{type(exc).__name__}: {exc}",
-            )
-        return self._persist(stream, command, ctx, key, new_pages)
+        if handler is None:
+            pages = _echo_pages(command)
+        else:
+            try:
+                pages = _run_business_logic(handler, stream, command)
+            except _Rejected as rejected:
+                return Outcome(
+                    REJECTED, rejected.code, rejected.message, expected=expected, actual=actual
+                )
+        return Pending(stream, command, key, actual, pages, delivery, index, expected, actual)
 
-    def _persist(
-        self,
-        stream: Stream,
-        command: Any,
-        ctx: CommandContext,
-        key: tuple | None,
-        new_pages: list[Any],
-    ) -> Outcome:
-        T = wire.types_pb2
+    def commit(self, pending: Pending) -> Outcome:
+        """Step 6: persist the new pages if the head has not moved, tag them for dedupe."""
+        stream, new_pages = pending.stream, pending.pages
         head = stream.next_sequence
         for i, page in enumerate(new_pages):
             if not (page.HasField("header") and page.header.WhichOneof("sequence_type")):
-                page.header.sequence = head + i
+                page.header.sequence = pending.head + i
         if new_pages:
             first = new_pages[0].header.sequence
             if first != head:
@@ -321,6 +353,8 @@ class Pipeline:
                     RETRYABLE,
                     "FAILED_PRECONDITION",
                     f"Sequence conflict: expected {head}, got {first}",
+                    expected=pending.expected,
+                    actual=pending.actual,
                 )
             for prev, page in zip(new_pages, new_pages[1:], strict=False):
                 if page.header.sequence <= prev.header.sequence:
@@ -330,19 +364,49 @@ class Pipeline:
                         f"Business logic returned non-increasing sequences "
                         f"{prev.header.sequence} then {page.header.sequence}",
                     )
+        elif head != pending.head:
+            return Outcome(
+                RETRYABLE,
+                "FAILED_PRECONDITION",
+                f"Sequence conflict: expected {head}, got {pending.head}",
+            )
         stream.pages.extend(new_pages)
-        if key is not None:
-            stream.dedupe[key] = DedupeEntry(
-                list(new_pages),
-                ctx.delivery,
-                ctx.index,
-                command.SerializeToString(deterministic=True),
+        if pending.key is not None:
+            stream.dedupe[pending.key] = DedupeEntry(
+                head, len(new_pages), pending.delivery, pending.index
             )
         stream.applied += 1
-        events = T.EventBook(
-            cover=command.cover, pages=new_pages, next_sequence=stream.next_sequence
+        return Outcome(
+            APPLIED,
+            events_args=(pending.command.cover, new_pages, stream.next_sequence),
+            dedupe_key=_full_key(stream, pending.key),
+            expected=pending.expected,
+            actual=pending.actual,
         )
-        return Outcome(APPLIED, events=events, dedupe_key=key)
+
+    def _deduped(
+        self,
+        stream: Stream,
+        command: Any,
+        delivery: int,
+        index: int,
+        key: tuple,
+        hit: DedupeEntry,
+    ) -> Outcome:
+        # The stored events come back under the in-flight command's cover (its correlation
+        # id); business logic does not run and nothing is persisted.
+        stream.deduped += 1
+        collided = hit.delivery == delivery and hit.index != index
+        return Outcome(
+            DEDUPED,
+            events_args=(
+                command.cover,
+                stream.pages[hit.first : hit.first + hit.count],
+                stream.next_sequence,
+            ),
+            dedupe_key=_full_key(stream, key),
+            collided_with=hit.index if collided else None,
+        )
 
     def _dead_letter(self, command: Any, reason: str, expected: int, actual: int) -> None:
         T = wire.types_pb2
@@ -403,6 +467,12 @@ class Pipeline:
         )
 
 
+class _Rejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 class _Revoked(Exception):
     pass
 
@@ -411,11 +481,30 @@ class _BadResult(Exception):
     pass
 
 
-def _echo(command: Any) -> list[Any]:
+def _run_business_logic(handler: BusinessLogic, stream: Stream, command: Any) -> list[Any]:
+    """Call user business logic with a ``ContextualCommand`` (over bytes); its rejections
+    become :class:`_Rejected`."""
+    T, C = wire.types_pb2, wire.command_handler_pb2
+    contextual = T.ContextualCommand(events=stream.book(), command=command)
+    contextual = T.ContextualCommand.FromString(contextual.SerializeToString())
+    try:
+        return _normalize_events(handler(contextual), C)
+    except _Revoked as revoked:
+        raise _Rejected("FAILED_PRECONDITION", f"Command revoked: {revoked}") from None
+    except _BadResult as bad:
+        raise _Rejected("INTERNAL", str(bad)) from None
+    except Exception as exc:  # business logic rejected the command
+        code = getattr(exc, "code", None)
+        raise _Rejected(
+            code if isinstance(code, str) else "FAILED_PRECONDITION", f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _echo_pages(command: Any) -> list[Any]:
     """Default business logic: accept, one event per command page carrying the command."""
-    return [page.command for page in command.pages if page.HasField("command")] or [
-        _pack(empty_pb2.Empty())
-    ]
+    T = wire.types_pb2
+    pages = [T.EventPage(event=page.command) for page in command.pages if page.HasField("command")]
+    return pages or [T.EventPage(event=_pack(empty_pb2.Empty()))]
 
 
 def _pack(message: Any) -> Any:
@@ -481,19 +570,16 @@ def validate_cover(cover: Any) -> str | None:
     return None
 
 
-def dedupe_key(stream: Stream, deferred: Any) -> tuple:
-    """The deferred dedupe key: target (domain, edition, root) + source (edition, domain,
-    root) + source_seq."""
+def source_key(deferred: Any) -> tuple:
+    """A stream's dedupe key for an ``angzarr_deferred`` header: source (edition, domain,
+    root) and source_seq (the target is the stream itself)."""
     src = deferred.source
-    return (
-        stream.domain,
-        stream.edition,
-        stream.root,
-        edition_name(src),
-        src.domain,
-        bytes(src.root.value),
-        deferred.source_seq,
-    )
+    return (edition_name(src), src.domain, src.root.value, deferred.source_seq)
+
+
+def _full_key(stream: Stream, key: tuple | None) -> tuple | None:
+    """The full dedupe key (target domain, edition, root + source key) for reports."""
+    return None if key is None else (stream.domain, stream.edition, stream.root, *key)
 
 
 def render_key(key: tuple) -> str:

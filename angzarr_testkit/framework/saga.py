@@ -25,10 +25,12 @@ from .aggregate import (
     APPLIED,
     DEAD_LETTERED,
     DOMAIN_RE,
+    NOT_SENT,
     REJECTED,
     RETRIED_OUT,
+    RETRYABLE,
+    SUCCESS_STATUSES,
     AggregateSpec,
-    CommandContext,
     EventStore,
     Outcome,
     Pipeline,
@@ -59,6 +61,7 @@ PROFILES = ("sequence-map", "deferred-rewrite")
 DEFAULT_MAX_RETRIES = 10
 _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 5.0
+_REPORTED_STATUSES = (RETRIED_OUT, DEAD_LETTERED, REJECTED)
 _SDK_MISSING_RE = re.compile(r"No sequence for domain '([^']*)'")
 
 
@@ -318,24 +321,38 @@ class AggregateView:
         return out
 
 
-@dataclass
-class _Ledger:
-    """Per logical command: how often business logic applied it, and how it ended."""
+class _Work:
+    """One delivery in flight: what the coordinator knows about it (lean; the storm makes
+    millions). ``delivery`` is the public record when the harness keeps records."""
 
-    label: str
-    trigger: str
-    target: str
-    deliveries: list[int] = field(default_factory=list)
-    applied_in: list[int] = field(default_factory=list)
-    statuses: set[str] = field(default_factory=set)
-    explicit: bool = False
+    __slots__ = (
+        "delivery",
+        "error",
+        "facts",
+        "findings",
+        "keys",
+        "number",
+        "outcomes",
+        "seqs",
+        "sent",
+        "trigger",
+        "trigger_id",
+        "virtual_time",
+    )
 
-
-@dataclass
-class _Output:
-    delivery: int
-    normalized: list[tuple]
-    described: list[str]
+    def __init__(self, number: int, trigger: Any, trigger_id: int, seqs: dict[str, int]) -> None:
+        self.number = number
+        self.trigger = trigger
+        self.trigger_id = trigger_id
+        self.seqs = seqs
+        self.delivery: Delivery | None = None
+        self.error: BaseException | None = None
+        self.sent: list[Any] = []
+        self.facts: list[Any] = []
+        self.keys: list[int] = []
+        self.outcomes: list[Outcome] = []
+        self.findings: list[Finding] = []
+        self.virtual_time = 0.0
 
 
 class SagaHarness:
@@ -349,6 +366,8 @@ class SagaHarness:
             target's ``@output_domain``).
         profile: ``"sequence-map"`` (default) or ``"deferred-rewrite"``.
         max_retries: whole-list re-sends after a retryable failure (angzarr: 10).
+        record: keep a :class:`Delivery` record of every delivery (``deliveries``); storms
+            turn it off to run millions of deliveries in bounded memory.
     """
 
     def __init__(
@@ -359,6 +378,7 @@ class SagaHarness:
         output_domains: Sequence[str] | None = None,
         profile: str = "sequence-map",
         max_retries: int = DEFAULT_MAX_RETRIES,
+        record: bool = True,
     ) -> None:
         if profile not in PROFILES:
             raise ConfigurationError(
@@ -381,13 +401,21 @@ class SagaHarness:
         self.output_domains = [validate_domain(d, "output domain") for d in domains]
         self.store = EventStore()
         self.pipeline = Pipeline(self.store)
+        self.record = record
         self.deliveries: list[Delivery] = []
         self.clock = 0.0
+        self._count = 0
         self._findings: list[Finding] = []
-        self._first_destination: dict[str, tuple[bytes, str]] = {}
+        self._first_destination: dict[str, tuple[str, bytes, str]] = {}
         self._source_heads: dict[tuple[str, str, bytes], int] = {}
-        self._ledger: dict[tuple, _Ledger] = {}
-        self._outputs: dict[tuple, _Output] = {}
+        self._trigger_ids: dict[tuple, int] = {}
+        # logical command key -> first delivery that applied it; keys already reported
+        self._applied_in: dict[int, int] = {}
+        self._reapplied: set[int] = set()
+        # logical command key -> (command, trigger, deliveries) until applied/rejected
+        self._unresolved: dict[int, tuple[Any, Any, list[int]]] = {}
+        # trigger id -> (first delivery number, output digest, first Delivery if recorded)
+        self._outputs: dict[int, tuple[int, int, Delivery | None]] = {}
 
     # -- givens -------------------------------------------------------------------------
     def given_destination(
@@ -421,7 +449,7 @@ class SagaHarness:
             stream.pages.extend(pages)
         else:
             stream.pages.extend(prior_pages(check_sequence_arg(next_sequence, "next_sequence")))
-        self._first_destination.setdefault(domain, (root, ed))
+        self._first_destination.setdefault(domain, (domain, root, ed))
         return self.aggregate(domain, root, edition=ed)
 
     def given_aggregate(self, domain: str, handler: Any = None, merge: Any = "strict") -> None:
@@ -587,113 +615,144 @@ class SagaHarness:
         # One value per domain: the first destination declared with given_destination, else
         # the first aggregate of the domain that commands reached, else a new one (0).
         seqs = {}
+        store = self.store
         for domain in self.output_domains:
             first = self._first_destination.get(domain)
-            if first is not None:
-                stream = self.store.find(domain, first[0], first[1])
-            else:
-                stream = next(
-                    (s for (d, ed, _), s in self.store.streams.items() if d == domain and not ed),
-                    None,
-                )
+            stream = store.find(*first) if first else store.first_in_domain.get(domain)
             seqs[domain] = stream.next_sequence if stream else 0
         return seqs
 
     def _run(self, trigger_bytes: bytes, *, redelivered: bool) -> Delivery:
-        S = wire.saga_pb2
-        trigger = wire.types_pb2.EventBook.FromString(trigger_bytes)
-        delivery = Delivery(
-            len(self.deliveries) + 1, trigger, redelivered, _trigger_bytes=trigger_bytes
-        )
-        self.deliveries.append(delivery)
-        request = S.SagaHandleRequest(source=trigger, destination_sequences=self._sequence_map())
-        delivery.request = S.SagaHandleRequest.FromString(request.SerializeToString())
+        work = self._handle(trigger_bytes, redelivered)
+        if work.error is None:
+            self._execute(work)
+        assert work.delivery is not None
+        return work.delivery
+
+    def _handle(
+        self,
+        trigger_bytes: bytes,
+        redelivered: bool,
+        trigger_id: int | None = None,
+        trigger: Any = None,
+    ) -> _Work:
+        """Build the request, call the handler, and prepare what the coordinator will send.
+
+        The storm calls this directly (with ``trigger_id`` = its message id and the parsed
+        ``trigger``) and then :meth:`_execute`, possibly partially or in lockstep with a
+        rival consumer.
+        """
+        if trigger is None:
+            trigger = wire.types_pb2.EventBook.FromString(trigger_bytes)
+        if trigger_id is None:
+            key = self._trigger_key(trigger)
+            trigger_id = self._trigger_ids.setdefault(key, len(self._trigger_ids))
+        self._count += 1
+        seqs = self._sequence_map()
+        request_bytes = wire.saga_pb2.SagaHandleRequest(
+            source=trigger, destination_sequences=seqs
+        ).SerializeToString()
+        work = _Work(self._count, trigger, trigger_id, seqs)
+        delivery = None
+        if self.record:
+            delivery = work.delivery = Delivery(
+                work.number,
+                trigger,
+                redelivered,
+                request=wire.saga_pb2.SagaHandleRequest.FromString(request_bytes),
+                findings=work.findings,
+                _trigger_bytes=trigger_bytes,
+            )
+            self.deliveries.append(delivery)
         try:
-            response = self.target.handle(delivery.request)
+            response, response_bytes = self.target.handle_bytes(request_bytes)
         except Exception as exc:  # the coordinator logs and acks: the trigger's work is lost
-            delivery.error = exc
-            self._handler_failed(delivery, exc)
-            return delivery
-        delivery.commands = [RecordedCommand(c) for c in response.commands]
-        sent = [self._prepare(c, trigger) for c in response.commands]
-        delivery.sent = [RecordedCommand(c) for c in sent]
-        delivery.facts = [self._prepare(f, trigger, is_fact=True) for f in response.events]
-        self._check_output(delivery)
-        self._dispatch(delivery, sent)
-        for fact in delivery.facts:
-            outcome = self.pipeline.inject_fact(fact)
-            delivery.fact_outcomes.append(outcome)
-            if outcome.status == REJECTED:
-                self._add(
-                    delivery,
-                    Finding(
-                        "rejected-command",
-                        f"fact to {stream_label(fact.cover.domain, fact.cover.root.value)} was "
-                        f"refused: {outcome.code} {outcome.message}",
-                        trigger=self._trigger_label(trigger),
-                        delivery=delivery.number,
-                        details={"code": outcome.code},
-                    ),
-                )
-        return delivery
+            work.error = exc
+            if delivery is not None:
+                delivery.error = exc
+            self._handler_failed(work, exc)
+            return work
+        if delivery is not None:
+            as_returned = wire.saga_pb2.SagaResponse.FromString(response_bytes)
+            delivery.commands = [RecordedCommand(c) for c in as_returned.commands]
+        self._check_determinism(work, response, response_bytes)
+        work.sent = list(response.commands)
+        work.facts = list(response.events)
+        for command in work.sent:
+            self._stamp(command, trigger)
+        for fact in work.facts:
+            _copy_edition(fact.cover, trigger.cover)
+        self._check_sent(work)
+        if delivery is not None:
+            delivery.sent = [RecordedCommand(c) for c in work.sent]
+            delivery.facts = work.facts
+        return work
 
-    def _prepare(self, book: Any, trigger: Any, *, is_fact: bool = False) -> Any:
-        """Copy an emitted book and apply what the coordinator does before sending it."""
-        copy = type(book)()
-        copy.CopyFrom(book)
-        if trigger.cover.HasField("edition"):
-            copy.cover.edition.CopyFrom(trigger.cover.edition)
-        else:
-            copy.cover.ClearField("edition")
-        if is_fact:
-            return copy  # facts keep their external_deferred headers
-        if not copy.cover.correlation_id:
-            copy.cover.correlation_id = trigger.cover.correlation_id
-        if self.profile == "deferred-rewrite":
-            source_seq = max((p.header.sequence for p in trigger.pages), default=0)
-            for page in copy.pages:
-                deferred = page.header.angzarr_deferred
-                if page.header.WhichOneof("sequence_type") == "angzarr_deferred":
-                    if not deferred.HasField("source"):
-                        deferred.source.CopyFrom(trigger.cover)
-                    continue
-                deferred.source.CopyFrom(trigger.cover)
-                deferred.source_seq = source_seq
-        return copy
+    def _stamp(self, command: Any, trigger: Any) -> None:
+        """What the coordinator does to an emitted command before sending it (in place)."""
+        cover = command.cover
+        _copy_edition(cover, trigger.cover)
+        if not cover.correlation_id:
+            cover.correlation_id = trigger.cover.correlation_id
+        if self.profile != "deferred-rewrite":
+            return
+        source_seq = max((p.header.sequence for p in trigger.pages), default=0)
+        for page in command.pages:
+            deferred = page.header.angzarr_deferred
+            if page.header.WhichOneof("sequence_type") == "angzarr_deferred":
+                if not deferred.HasField("source"):
+                    deferred.source.CopyFrom(trigger.cover)
+                continue
+            deferred.source.CopyFrom(trigger.cover)
+            deferred.source_seq = source_seq
 
-    def _dispatch(self, delivery: Delivery, sent: list[Any]) -> None:
-        n = len(sent)
+    def _execute(
+        self,
+        work: _Work,
+        *,
+        limit: int | None = None,
+        first_round: list[Outcome] | None = None,
+    ) -> None:
+        """Send the commands in emission order; re-send the whole list after a retryable
+        failure (virtual-clock backoff). ``limit`` sends only the first ``limit`` commands
+        once (a crash mid-dispatch); ``first_round`` supplies round one's outcomes (computed
+        in lockstep with a rival consumer)."""
+        sent = work.sent
+        n = len(sent) if limit is None else min(limit, len(sent))
         final: list[Outcome | None] = [None] * n
         last: list[Outcome | None] = [None] * n
         attempts = [0] * n
-        keys = self._logical_keys(delivery, sent)
-        collided: set[int] = set()
-        for round_no in range(self.max_retries + 1):
+        execute = self.pipeline.execute
+        rounds = 1 if limit is not None else self.max_retries + 1
+        for round_no in range(rounds):
             retry = False
-            for i, command in enumerate(sent):
-                outcome = self.pipeline.execute(
-                    command, CommandContext(delivery.number, i, command.cover.correlation_id)
-                )
+            for i in range(n):
+                if round_no == 0 and first_round is not None:
+                    outcome = first_round[i]
+                else:
+                    outcome = execute(sent[i], work.number, i)
                 attempts[i] += 1
                 last[i] = outcome
-                if outcome.ok and final[i] is None:
+                status = outcome.status
+                if status == RETRYABLE:
+                    retry = True
+                elif final[i] is None and status in SUCCESS_STATUSES:
                     final[i] = outcome
-                if outcome.status == APPLIED:
-                    self._applied(delivery, keys[i], command)
-                if outcome.collided_with is not None and i not in collided:
-                    collided.add(i)
-                    self._collision(delivery, i, outcome, sent)
-                retry = retry or outcome.retryable
+                if status == APPLIED:
+                    self._applied(work, i)
+                elif outcome.collided_with is not None and attempts[i] == 1:
+                    self._collision(work, i, outcome)
             if not retry:
                 break
             if round_no < self.max_retries:
                 wait = min(_BACKOFF_BASE * 2**round_no, _BACKOFF_CAP)
                 self.clock += wait
-                delivery.virtual_time += wait
-        for i, command in enumerate(sent):
+                work.virtual_time += wait
+        outcomes = []
+        for i in range(n):
             outcome = final[i] or last[i]
             assert outcome is not None
-            if outcome.retryable:
+            if outcome.status == RETRYABLE:
                 outcome = Outcome(
                     RETRIED_OUT,
                     outcome.code,
@@ -702,259 +761,307 @@ class SagaHarness:
                     actual=outcome.actual,
                 )
             outcome.attempts = attempts[i]
-            delivery.outcomes.append(outcome)
-            self._ledger[keys[i]].statuses.add(outcome.status)
-            self._report_outcome(delivery, command, outcome)
+            outcomes.append(outcome)
+            if outcome.status != RETRIED_OUT:
+                self._unresolved.pop(work.keys[i], None)
+            if outcome.status in _REPORTED_STATUSES:
+                self._report_outcome(work, i, outcome)
+        work.outcomes = outcomes
+        delivery = work.delivery
+        if delivery is not None:
+            delivery.outcomes = outcomes + [Outcome(NOT_SENT)] * (len(sent) - n)
+            delivery.virtual_time = work.virtual_time
+        if limit is None:
+            self._inject_facts(work)
 
-    def _report_outcome(self, delivery: Delivery, command: Any, outcome: Outcome) -> None:
+    def _inject_facts(self, work: _Work) -> None:
+        outcomes = []
+        for fact in work.facts:
+            outcome = self.pipeline.inject_fact(fact)
+            outcomes.append(outcome)
+            if outcome.status == REJECTED:
+                self._add(
+                    work,
+                    Finding(
+                        "rejected-command",
+                        f"fact to {stream_label(fact.cover.domain, fact.cover.root.value)} was "
+                        f"refused: {outcome.code} {outcome.message}",
+                        trigger=self._trigger_label(work.trigger),
+                        delivery=work.number,
+                        details={"code": outcome.code},
+                    ),
+                )
+        if work.delivery is not None:
+            work.delivery.fact_outcomes = outcomes
+
+    def _report_outcome(self, work: _Work, index: int, outcome: Outcome) -> None:
+        command = work.sent[index]
         target = stream_label(
             command.cover.domain, command.cover.root.value, edition_name(command.cover)
         )
-        rc = RecordedCommand(command)
+        type_name = RecordedCommand(command).type_name
         seqs = {
             k: v
             for k, v in (("expected", outcome.expected), ("actual", outcome.actual))
             if v is not None
         }
         common = dict(
-            trigger=self._trigger_label(delivery.trigger),
+            trigger=self._trigger_label(work.trigger),
             target=target,
-            delivery=delivery.number,
+            delivery=work.number,
             sequences=seqs,
+            details={"code": outcome.code},
         )
-        if outcome.status == RETRIED_OUT and outcome.message.startswith("Sequence mismatch"):
-            self._add(
-                delivery,
-                Finding(
-                    "sequence-mismatch",
-                    f"{rc.type_name} to {target} was refused ({outcome.message}) on all "
-                    f"{outcome.attempts} attempts: it was stamped with a stale explicit sequence; "
-                    "stamp from the request's destination_sequences or use a deferred header",
-                    details={"code": outcome.code},
-                    **common,
-                ),
+        if outcome.status == RETRIED_OUT:
+            if not outcome.message.startswith("Sequence mismatch"):
+                return  # a conflict that never cleared: the lost-command check reports it
+            kind = "sequence-mismatch"
+            message = (
+                f"{type_name} to {target} was refused ({outcome.message}) on all "
+                f"{outcome.attempts} attempts: it was stamped with a stale explicit sequence; "
+                "stamp from the request's destination_sequences or use a deferred header"
             )
         elif outcome.status == DEAD_LETTERED:
-            self._add(
-                delivery,
-                Finding(
-                    "dead-lettered",
-                    f"{rc.type_name} to {target} was dead-lettered ({outcome.code}: "
-                    f"{outcome.message}) under MERGE_MANUAL",
-                    details={"code": outcome.code, "merge_strategy": "MERGE_MANUAL"},
-                    **common,
-                ),
+            kind = "dead-lettered"
+            message = (
+                f"{type_name} to {target} was dead-lettered ({outcome.code}: "
+                f"{outcome.message}) under MERGE_MANUAL"
             )
-        elif outcome.status == REJECTED:
-            self._add(
-                delivery,
-                Finding(
-                    "rejected-command",
-                    f"{rc.type_name} to {target} was rejected: {outcome.code} {outcome.message}",
-                    details={"code": outcome.code},
-                    **common,
-                ),
-            )
+            common["details"]["merge_strategy"] = "MERGE_MANUAL"
+        else:
+            kind = "rejected-command"
+            message = f"{type_name} to {target} was rejected: {outcome.code} {outcome.message}"
+        self._add(work, Finding(kind, message, **common))
 
-    def _logical_keys(self, delivery: Delivery, sent: list[Any]) -> list[tuple]:
-        """One key per sent command naming the logical command: the trigger event, the
-        target, and the payload (headers excluded), plus an occurrence count."""
-        trigger_key = self._trigger_key(delivery.trigger)
-        seen: dict[tuple, int] = {}
+    def _check_sent(self, work: _Work) -> None:
+        """Per sent command: its logical key, and the unstamped / provenance checks."""
+        trigger = work.trigger
+        t_cover = trigger.cover
+        t_domain, t_root, t_edition = t_cover.domain, t_cover.root.value, edition_name(t_cover)
+        t_seqs = {p.header.sequence for p in trigger.pages}
         keys = []
-        for command in sent:
-            content = (
-                command.cover.domain,
-                edition_name(command.cover),
-                bytes(command.cover.root.value),
-                tuple((p.command.type_url, p.command.value) for p in command.pages),
+        seen: dict[int, int] = {}
+        for i, command in enumerate(work.sent):
+            cover = command.cover
+            pages = command.pages
+            content = hash(
+                (
+                    cover.domain,
+                    edition_name(cover),
+                    cover.root.value,
+                    tuple(p.command.SerializeToString() for p in pages),
+                )
             )
             occurrence = seen.get(content, 0)
             seen[content] = occurrence + 1
-            key = (trigger_key, content, occurrence)
+            key = hash((work.trigger_id, content, occurrence))
             keys.append(key)
-            rc = RecordedCommand(command)
-            entry = self._ledger.get(key)
+            entry = self._unresolved.get(key)
             if entry is None:
-                entry = self._ledger[key] = _Ledger(
-                    label=rc.type_name or "command",
-                    trigger=self._trigger_label(delivery.trigger),
-                    target=stream_label(content[0], content[2], content[1]),
-                )
-            entry.deliveries.append(delivery.number)
-            entry.explicit = entry.explicit or rc.sequence is not None or not rc.stamped
-        return keys
+                self._unresolved[key] = (command, trigger, [work.number])
+            else:
+                entry[2].append(work.number)
+            if not pages or not pages[0].HasField("header"):
+                kind = None
+            else:
+                kind = pages[0].header.WhichOneof("sequence_type")
+            if kind is None and self.profile == "sequence-map":
+                self._unstamped(work, i)
+            elif kind == "angzarr_deferred":
+                deferred = pages[0].header.angzarr_deferred
+                src = deferred.source
+                if (
+                    src.domain != t_domain
+                    or src.root.value != t_root
+                    or edition_name(src) != t_edition
+                    or deferred.source_seq not in t_seqs
+                ):
+                    self._invalid_provenance(work, i, deferred, t_seqs)
+        work.keys = keys
 
-    def _applied(self, delivery: Delivery, key: tuple, command: Any) -> None:
-        entry = self._ledger[key]
-        entry.applied_in.append(delivery.number)
-        if len(entry.applied_in) != 2:
-            return
-        advice = (
-            "the redelivered trigger was stamped with a fresh explicit sequence, so the "
-            "destination could not tell it was a duplicate: stamp "
-            "Destinations.deferred_header(trigger cover, trigger seq) instead"
-            if entry.explicit
-            else "each application carried a different dedupe key: derive the deferred header "
-            "from the trigger (its cover and page sequence), not from per-delivery data"
-        )
+    def _unstamped(self, work: _Work, index: int) -> None:
+        rc = RecordedCommand(work.sent[index])
         self._add(
-            delivery,
+            work,
             Finding(
-                "double-apply",
-                f"{entry.label} to {entry.target} was applied by business logic more than "
-                f"once (deliveries "
-                f"{', '.join('#' + str(n) for n in entry.applied_in)}); {advice}",
-                trigger=entry.trigger,
-                target=entry.target,
-                delivery=delivery.number,
-                sequences=(
-                    {"sequence": RecordedCommand(command).sequence}
-                    if RecordedCommand(command).sequence is not None
-                    else {}
-                ),
+                "unstamped-command",
+                f"command #{index} ({rc.type_name}) to {rc.domain} has no sequence header; "
+                "the destination reads it as sequence 0. Stamp it with "
+                "Destinations.stamp_command(cmd, domain) or a deferred header",
+                trigger=self._trigger_label(work.trigger),
+                target=stream_label(rc.domain, rc.root),
+                delivery=work.number,
             ),
         )
 
-    def _collision(self, delivery: Delivery, index: int, outcome: Outcome, sent: list[Any]) -> None:
-        first = RecordedCommand(sent[outcome.collided_with or 0])
-        second = RecordedCommand(sent[index])
+    def _invalid_provenance(self, work: _Work, index: int, deferred: Any, t_seqs: set) -> None:
+        t_cover = work.trigger.cover
+        rc = RecordedCommand(work.sent[index])
+        src = deferred.source
+        problems = []
+        if not src.domain:
+            problems.append("the source cover is missing (no source domain: no dedupe)")
+        else:
+            if src.domain != t_cover.domain:
+                problems.append(
+                    f"source domain '{src.domain}' is not the trigger's '{t_cover.domain}'"
+                )
+            if src.root.value != t_cover.root.value:
+                problems.append(
+                    f"source root {root_str(src.root.value)} is not the trigger's "
+                    f"{root_str(t_cover.root.value)}"
+                )
+            if edition_name(src) != edition_name(t_cover):
+                problems.append(
+                    f"source edition '{edition_name(src)}' is not the trigger's "
+                    f"'{edition_name(t_cover)}'"
+                )
+        if deferred.source_seq not in t_seqs:
+            problems.append(
+                f"source_seq {deferred.source_seq} is not a sequence of the trigger "
+                f"(pages {sorted(t_seqs)})"
+            )
         self._add(
-            delivery,
+            work,
+            Finding(
+                "invalid-provenance",
+                f"command #{index} ({rc.type_name}) to {rc.domain} carries a deferred header "
+                f"that does not identify the trigger: {'; '.join(problems)}. Build it with "
+                "Destinations.deferred_header(request.source.cover, <trigger page seq>)",
+                trigger=self._trigger_label(work.trigger),
+                target=stream_label(rc.domain, rc.root),
+                delivery=work.number,
+                sequences={"source_seq": deferred.source_seq},
+            ),
+        )
+
+    def _applied(self, work: _Work, index: int) -> None:
+        """Business logic applied sent command ``index``: a second application of the same
+        logical command (redelivery, duplicate publish or a whole-list re-send) is a
+        double-apply, reported once per logical command."""
+        key = work.keys[index]
+        first = self._applied_in.get(key)
+        if first is None:
+            self._applied_in[key] = work.number
+            return
+        if key in self._reapplied:
+            return
+        self._reapplied.add(key)
+        command = work.sent[index]
+        rc = RecordedCommand(command)
+        target = stream_label(rc.domain, rc.root, edition_name(command.cover))
+        if rc.sequence is not None or not rc.stamped:
+            advice = (
+                "the redelivered trigger was stamped with a fresh explicit sequence, so the "
+                "destination could not tell it was a duplicate: stamp "
+                "Destinations.deferred_header(trigger cover, trigger seq) instead"
+            )
+        else:
+            advice = (
+                "each application carried a different dedupe key: derive the deferred header "
+                "from the trigger (its cover and page sequence), not from per-delivery data"
+            )
+        self._add(
+            work,
+            Finding(
+                "double-apply",
+                f"{rc.type_name or 'command'} to {target} was applied by business logic more "
+                f"than once (deliveries #{first}, #{work.number}); {advice}",
+                trigger=self._trigger_label(work.trigger),
+                target=target,
+                delivery=work.number,
+                sequences={"sequence": rc.sequence} if rc.sequence is not None else {},
+            ),
+        )
+
+    def _collision(self, work: _Work, index: int, outcome: Outcome) -> None:
+        first = RecordedCommand(work.sent[outcome.collided_with or 0])
+        second = RecordedCommand(work.sent[index])
+        self._add(
+            work,
             Finding(
                 "dedupe-collision",
                 f"commands #{outcome.collided_with} ({first.type_name}) and #{index} "
-                f"({second.type_name}) of one delivery went to the same target root with the same "
-                f"deferred source and source_seq: angzarr returned the first's events for the "
-                f"second, whose business logic never ran. Send one command per target root per "
-                f"trigger, or merge them into one multi-page command",
-                trigger=self._trigger_label(delivery.trigger),
-                target=second.describe().split(" ")[0],
-                delivery=delivery.number,
+                f"({second.type_name}) of one delivery went to the same target root with the "
+                "same deferred source and source_seq: angzarr returned the first's events for "
+                "the second, whose business logic never ran. Send one command per target root "
+                "per trigger, or merge them into one multi-page command",
+                trigger=self._trigger_label(work.trigger),
+                target=stream_label(second.domain, second.root),
+                delivery=work.number,
                 dedupe_key=render_key(outcome.dedupe_key) if outcome.dedupe_key else None,
             ),
         )
 
-    def _check_output(self, delivery: Delivery) -> None:
-        trigger = delivery.trigger
-        label = self._trigger_label(trigger)
-        seqs = {p.header.sequence for p in trigger.pages}
-        for i, rc in enumerate(delivery.sent):
-            if not rc.stamped and self.profile == "sequence-map":
-                self._add(
-                    delivery,
-                    Finding(
-                        "unstamped-command",
-                        f"command #{i} ({rc.type_name}) to {rc.domain} has no sequence header; "
-                        "the destination reads it as sequence 0. Stamp it with "
-                        "Destinations.stamp_command(cmd, domain) or a deferred header",
-                        trigger=label,
-                        target=stream_label(rc.domain, rc.root),
-                        delivery=delivery.number,
-                    ),
-                )
-            ref = rc.deferred
-            if ref is None:
+    def _check_determinism(self, work: _Work, response: Any, response_bytes: bytes) -> None:
+        """Compare this delivery's output with the first delivery of the same trigger, after
+        setting aside explicit sequences taken from the (fresh) map."""
+        seqs = work.seqs
+        normalized = None
+        for c_index, command in enumerate(response.commands):
+            expected = seqs.get(command.cover.domain)
+            if expected is None:
                 continue
-            problems = []
-            src = ref.source
-            if not src.domain:
-                problems.append("the source cover is missing (no source domain: no dedupe)")
-            else:
-                if src.domain != trigger.cover.domain:
-                    problems.append(
-                        f"source domain '{src.domain}' is not the trigger's "
-                        f"'{trigger.cover.domain}'"
-                    )
-                if bytes(src.root.value) != bytes(trigger.cover.root.value):
-                    problems.append(
-                        f"source root {root_str(bytes(src.root.value))} is not the "
-                        f"trigger's {root_str(bytes(trigger.cover.root.value))}"
-                    )
-                if edition_name(src) != edition_name(trigger.cover):
-                    problems.append(
-                        f"source edition '{edition_name(src)}' is not the "
-                        f"trigger's '{edition_name(trigger.cover)}'"
-                    )
-            if ref.source_seq not in seqs:
-                problems.append(
-                    f"source_seq {ref.source_seq} is not a sequence of the trigger "
-                    f"(pages {sorted(seqs)})"
-                )
-            if problems:
-                self._add(
-                    delivery,
-                    Finding(
-                        "invalid-provenance",
-                        f"command #{i} ({rc.type_name}) to {rc.domain} carries a deferred header "
-                        f"that does not identify the trigger: {'; '.join(problems)}. Build it with "
-                        "Destinations.deferred_header(request.source.cover, <trigger page seq>)",
-                        trigger=label,
-                        target=stream_label(rc.domain, rc.root),
-                        delivery=delivery.number,
-                        sequences={"source_seq": ref.source_seq},
-                    ),
-                )
-        self._check_determinism(delivery)
-
-    def _check_determinism(self, delivery: Delivery) -> None:
-        seqs = dict(delivery.request.destination_sequences)
-        normalized, described = [], []
-        for rc in delivery.commands:
-            pages = []
-            for page in rc.book.pages:
-                kind = page.header.WhichOneof("sequence_type") if page.HasField("header") else None
-                if kind == "sequence" and seqs.get(rc.domain) == page.header.sequence:
-                    header: Any = "stamped-from-map"  # fresh per delivery by design
-                else:
-                    header = page.header.SerializeToString(deterministic=True)
-                pages.append(
-                    (
-                        header,
-                        page.merge_strategy,
-                        page.command.SerializeToString(deterministic=True),
-                    )
-                )
-            cover = type(rc.book.cover)()
-            cover.CopyFrom(rc.book.cover)
-            normalized.append((cover.SerializeToString(deterministic=True), tuple(pages)))
-            described.append(rc.describe())
-        for fact in delivery.facts:
-            normalized.append(("fact", fact.SerializeToString(deterministic=True)))
-            described.append(f"fact to {stream_label(fact.cover.domain, fact.cover.root.value)}")
-        key = self._trigger_key(delivery.trigger)
-        first = self._outputs.get(key)
+            for p_index, page in enumerate(command.pages):
+                if (
+                    page.HasField("header")
+                    and page.header.WhichOneof("sequence_type") == "sequence"
+                    and page.header.sequence == expected
+                ):
+                    if normalized is None:
+                        normalized = wire.saga_pb2.SagaResponse.FromString(response_bytes)
+                    marker = normalized.commands[c_index].pages[p_index].header
+                    marker.external_deferred.external_id = "\x00stamped-from-map"
+        digest = hash(response_bytes if normalized is None else normalized.SerializeToString())
+        first = self._outputs.get(work.trigger_id)
         if first is None:
-            self._outputs[key] = _Output(delivery.number, normalized, described)
+            self._outputs[work.trigger_id] = (work.number, digest, work.delivery)
             return
-        if first.normalized == normalized:
+        first_number, first_digest, first_delivery = first
+        if first_digest == digest:
             return
-        if len(first.normalized) != len(normalized):
-            where = (
-                f"delivery #{first.delivery} emitted {len(first.normalized)} command(s), "
-                f"delivery #{delivery.number} emitted {len(normalized)}"
-            )
+        mine = [RecordedCommand(c).describe() for c in response.commands]
+        mine += [
+            f"fact to {stream_label(f.cover.domain, f.cover.root.value)}" for f in response.events
+        ]
+        if first_delivery is not None:
+            theirs = [c.describe() for c in first_delivery.commands]
+            theirs += [
+                f"fact to {stream_label(f.cover.domain, f.cover.root.value)}"
+                for f in first_delivery.facts
+            ]
+            if len(theirs) != len(mine):
+                where = (
+                    f"delivery #{first_number} emitted {len(theirs)} output(s), "
+                    f"delivery #{work.number} emitted {len(mine)}"
+                )
+            else:
+                i = next(
+                    (i for i, (a, b) in enumerate(zip(theirs, mine, strict=True)) if a != b), 0
+                )
+                where = (
+                    f"command #{i} differs: delivery #{first_number} sent {theirs[i]}; "
+                    f"delivery #{work.number} sent {mine[i]}"
+                )
         else:
-            pairs = zip(first.normalized, normalized, strict=True)
-            i = next(i for i, (a, b) in enumerate(pairs) if a != b)
             where = (
-                f"command #{i} differs: delivery #{first.delivery} sent "
-                f"{first.described[i]}; delivery #{delivery.number} sent {described[i]}"
+                f"delivery #{work.number} emitted {'; '.join(mine) or 'nothing'}, unlike "
+                f"delivery #{first_number}"
             )
         self._add(
-            delivery,
+            work,
             Finding(
                 "nondeterministic-output",
                 f"the same trigger produced different output on redelivery: {where}. A saga must "
                 "be a pure function of the trigger and the request (no random ids, clocks or "
                 "counters)",
-                trigger=self._trigger_label(delivery.trigger),
-                delivery=delivery.number,
+                trigger=self._trigger_label(work.trigger),
+                delivery=work.number,
             ),
         )
 
-    def _handler_failed(self, delivery: Delivery, exc: BaseException) -> None:
-        label = self._trigger_label(delivery.trigger)
+    def _handler_failed(self, work: _Work, exc: BaseException) -> None:
+        label = self._trigger_label(work.trigger)
         trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
         code = getattr(exc, "code", None)
         domain = None
@@ -964,18 +1071,18 @@ class SagaHarness:
             match = _SDK_MISSING_RE.search(str(exc))
             domain = match.group(1) if match else None
         if domain is not None:
-            have = dict(delivery.request.destination_sequences)
+            have = sorted(work.seqs)
             self._add(
-                delivery,
+                work,
                 Finding(
                     "missing-destination-sequence",
                     f"the handler stamped domain '{domain}', but the request's "
-                    f"destination_sequences has {sorted(have) or 'no domains'} "
-                    f"(profile {self.profile}); declare '{domain}' as an output domain, or use a "
-                    "deferred header",
+                    f"destination_sequences has {have or 'no domains'} "
+                    f"(profile {self.profile}); declare '{domain}' as an output domain, or use "
+                    "a deferred header",
                     trigger=label,
                     target=domain,
-                    delivery=delivery.number,
+                    delivery=work.number,
                     details={"domain": domain, "code": codes.MISSING_DESTINATION_SEQUENCE},
                     traceback=trace,
                 ),
@@ -988,13 +1095,13 @@ class SagaHarness:
         else:
             what = f"{type(exc).__name__}: {exc}"
         self._add(
-            delivery,
+            work,
             Finding(
                 "handler-error",
                 f"saga {self.target.name} failed on the trigger ({what}); angzarr logs this and "
                 "acks the message, so the trigger's work is lost",
                 trigger=label,
-                delivery=delivery.number,
+                delivery=work.number,
                 details={"error": type(exc).__name__},
                 traceback=trace,
             ),
@@ -1002,23 +1109,24 @@ class SagaHarness:
 
     def _lost_commands(self) -> list[Finding]:
         lost = []
-        for entry in self._ledger.values():
-            if entry.statuses and entry.statuses <= {RETRIED_OUT}:
-                lost.append(
-                    Finding(
-                        "lost-command",
-                        f"{entry.label} to {entry.target} was emitted (deliveries "
-                        f"{', '.join('#' + str(n) for n in entry.deliveries)}) but never applied "
-                        "nor rejected: every send ran out of retries",
-                        trigger=entry.trigger,
-                        target=entry.target,
-                        delivery=entry.deliveries[-1],
-                    )
+        for command, trigger, deliveries in self._unresolved.values():
+            rc = RecordedCommand(command)
+            target = stream_label(rc.domain, rc.root, edition_name(command.cover))
+            lost.append(
+                Finding(
+                    "lost-command",
+                    f"{rc.type_name or 'command'} to {target} was emitted (deliveries "
+                    f"{', '.join('#' + str(n) for n in deliveries)}) but never applied nor "
+                    "rejected: every send ran out of retries or was cut short",
+                    trigger=self._trigger_label(trigger),
+                    target=target,
+                    delivery=deliveries[-1],
                 )
+            )
         return lost
 
-    def _add(self, delivery: Delivery, finding: Finding) -> None:
-        delivery.findings.append(finding)
+    def _add(self, work: _Work, finding: Finding) -> None:
+        work.findings.append(finding)
         self._findings.append(finding)
 
     @staticmethod
@@ -1045,3 +1153,11 @@ class SagaHarness:
             trigger.cover.domain, trigger.cover.root.value, edition_name(trigger.cover)
         )
         return f"{label}{at} {types}".rstrip()
+
+
+def _copy_edition(cover: Any, trigger_cover: Any) -> None:
+    """Overwrite ``cover``'s edition with the trigger's (clear it when the trigger has none)."""
+    if trigger_cover.HasField("edition"):
+        cover.edition.CopyFrom(trigger_cover.edition)
+    elif cover.HasField("edition"):
+        cover.ClearField("edition")

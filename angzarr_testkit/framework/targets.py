@@ -24,7 +24,13 @@ from typing import Any
 from .. import wire
 from ..errors import TargetError, codes
 
-__all__ = ["HandlerAborted", "HandlerResultError", "SagaTarget", "resolve_saga_target"]
+__all__ = [
+    "HandlerAborted",
+    "HandlerResultError",
+    "SagaTarget",
+    "resolve_saga_target",
+    "saga_response_bytes",
+]
 
 
 class HandlerAborted(Exception):
@@ -121,41 +127,58 @@ class SagaTarget:
     handled_types: list[type] = field(default_factory=list)
 
     def handle(self, request: Any) -> Any:
-        """Call the handler with ``request`` (serialized first) and return the response in the
-        active wire classes, round-tripped through bytes.
+        """Call the handler with ``request`` and return its response in the active wire
+        classes, round-tripped through bytes (see :meth:`handle_bytes`)."""
+        return self.handle_bytes(request.SerializeToString())[0]
+
+    def handle_bytes(self, request_bytes: bytes) -> tuple[Any, bytes]:
+        """Call the handler with a serialized request; return the parsed ``SagaResponse``
+        (active wire classes) and its bytes, as they crossed the wire.
 
         Raises whatever the handler raises; :class:`HandlerResultError` for an unusable
         return value; :class:`HandlerAborted` for a servicer that aborted.
         """
-        raw = self.call(request.SerializeToString())
-        response = normalize_saga_response(raw)
-        return wire.saga_pb2.SagaResponse.FromString(response.SerializeToString())
+        response_bytes = saga_response_bytes(self.call(request_bytes))
+        return wire.saga_pb2.SagaResponse.FromString(response_bytes), response_bytes
 
 
-def normalize_saga_response(raw: Any) -> Any:
-    """Turn what a saga handler returned into a ``SagaResponse`` of the active wire classes."""
-    saga_response = wire.saga_pb2.SagaResponse
+def saga_response_bytes(raw: Any) -> bytes:
+    """Serialize what a saga handler returned as a ``SagaResponse`` on the wire.
+
+    A list of ``CommandBook``s is encoded as the repeated ``commands`` field (number 1)
+    directly, without building an intermediate message.
+    """
     if raw is None:
-        return saga_response()
+        return b""
     name = _full_name(raw)
     if name == "angzarr.SagaResponse":
-        return saga_response.FromString(raw.SerializeToString())
+        return raw.SerializeToString()
     if name == "angzarr.CommandBook":
         raw = [raw]
     if isinstance(raw, (list, tuple)):
-        out = saga_response()
+        chunks = []
         for i, item in enumerate(raw):
             if _full_name(item) != "angzarr.CommandBook":
                 raise HandlerResultError(
                     f"handler returned a list whose item {i} is {_describe(item)}; every item "
                     "must be an angzarr CommandBook"
                 )
-            out.commands.add().MergeFromString(item.SerializeToString())
-        return out
+            body = item.SerializeToString()
+            chunks.append(b"\n" + _varint(len(body)) + body)
+        return b"".join(chunks)
     raise HandlerResultError(
         f"handler returned {_describe(raw)}; expected a SagaResponse, a list of CommandBooks, "
         "a CommandBook or None"
     )
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def _describe(value: Any) -> str:
