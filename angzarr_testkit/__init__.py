@@ -6,6 +6,7 @@ Public API (everything else is private):
 * :class:`SagaHarness` and its records (:class:`Delivery`, :class:`RecordedCommand`,
   :class:`Outcome`, :class:`AggregateView`), the fake coordinator;
 * :class:`Finding` and :data:`KINDS`, the oracle's vocabulary;
+* :class:`Storm`, :class:`FaultPlan` and :class:`StormReport`, redelivery storms;
 * :func:`uuid_for`, deterministic roots; the error hierarchy in :mod:`angzarr_testkit.errors`.
 """
 
@@ -25,10 +26,12 @@ from .framework import (
     render_findings,
 )
 from .ids import uuid_for, uuid_str_for
+from .simulate import FAULT_CLASSES, FaultPlan, Storm, StormReport
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FAULT_CLASSES",
     "KINDS",
     "PROFILES",
     "AggregateView",
@@ -37,11 +40,14 @@ __all__ = [
     "DeferredRef",
     "Delivery",
     "Destinations",
+    "FaultPlan",
     "Finding",
     "InvalidArgumentError",
     "Outcome",
     "RecordedCommand",
     "SagaHarness",
+    "Storm",
+    "StormReport",
     "TargetError",
     "__version__",
     "codes",

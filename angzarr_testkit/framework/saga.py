@@ -766,10 +766,10 @@ class SagaHarness:
                 self._unresolved.pop(work.keys[i], None)
             if outcome.status in _REPORTED_STATUSES:
                 self._report_outcome(work, i, outcome)
-        work.outcomes = outcomes
+        work.outcomes = outcomes + [Outcome(NOT_SENT) for _ in range(len(sent) - n)]
         delivery = work.delivery
         if delivery is not None:
-            delivery.outcomes = outcomes + [Outcome(NOT_SENT)] * (len(sent) - n)
+            delivery.outcomes = work.outcomes
             delivery.virtual_time = work.virtual_time
         if limit is None:
             self._inject_facts(work)

@@ -1,0 +1,15 @@
+"""The at-least-once bus model: fault plans, storms, traces, replay and shrinking."""
+
+from .faults import FAULT_CLASSES, FaultPlan
+from .storm import COUNT_NAMES, Storm, StormReport
+from .trace import Trace, read_schedule
+
+__all__ = [
+    "COUNT_NAMES",
+    "FAULT_CLASSES",
+    "FaultPlan",
+    "Storm",
+    "StormReport",
+    "Trace",
+    "read_schedule",
+]

@@ -1,0 +1,667 @@
+"""Redelivery storms: a deterministic at-least-once bus in front of the saga harness.
+
+A :class:`Storm` publishes ``events`` triggers spread over ``roots`` source roots into a model
+of a RabbitMQ queue with manual acks, and lets ``concurrency`` consumers take deliveries on a
+virtual clock, injecting the faults of a :class:`FaultPlan` from a seeded RNG. Each delivery
+runs through a :class:`~angzarr_testkit.framework.saga.SagaHarness` (records off), so the
+destination pipeline and the oracle are the same as in single-delivery tests. Same seed, same
+saga, same options: byte-identical trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import wire
+from ..errors import ConfigurationError, InvalidArgumentError
+from ..framework.aggregate import (
+    APPLIED,
+    DEAD_LETTERED,
+    DEDUPED,
+    REJECTED,
+    RETRIED_OUT,
+    Outcome,
+    Pending,
+    check_sequence_arg,
+)
+from ..framework.findings import Finding, render_findings
+from ..framework.saga import SagaHarness, _Work
+from ..ids import root_str, uuid_for
+from .faults import FAULT_CLASSES, FaultPlan
+from .sources import make_event_source
+from .trace import Schedule, Trace, TraceWriter, read_schedule
+
+__all__ = ["COUNT_NAMES", "Storm", "StormReport"]
+
+#: The counters every report has (the CLI's JSON ``counts``).
+COUNT_NAMES = (
+    "published",
+    "duplicates",
+    "deliveries",
+    "redeliveries",
+    "handler_calls",
+    "handler_errors",
+    "commands_sent",
+    "applied",
+    "deduped",
+    "rejected",
+    "retried_out",
+    "dead_lettered",
+    "acked",
+)
+
+_WINDOW = 16  # how far into the queue a reordering consumer may reach
+_STEP_MS = 1  # virtual time of one delivery
+
+
+@dataclass
+class StormReport:
+    """What a storm did and what the oracle made of it.
+
+    Attributes:
+        ok: no error findings and every required fault class occurred.
+        findings: every finding (harness findings, dead-lettered triggers, lost commands).
+        counts: see :data:`COUNT_NAMES`.
+        fault_coverage: fault class -> how often it happened.
+        missing_coverage: required fault classes that never happened.
+        trace: the event-level trace (iterable of dicts; JSON lines on disk).
+        seed: the seed in use.
+        options: the storm's options as recorded in the trace header.
+    """
+
+    ok: bool
+    findings: list[Finding]
+    counts: dict[str, int]
+    fault_coverage: dict[str, int]
+    missing_coverage: list[str]
+    trace: Trace
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def kinds(self) -> dict[str, int]:
+        """Finding kind -> count."""
+        out: dict[str, int] = {}
+        for f in self.findings:
+            out[f.kind] = out.get(f.kind, 0) + 1
+        return out
+
+    def assert_clean(self, allow: Iterable[str] = ()) -> None:
+        """Raise ``AssertionError`` with a readable report when the storm is not clean (error
+        findings other than ``allow``, or required fault classes that never happened)."""
+        allowed = set(allow)
+        errors = [f for f in self.findings if f.is_error and f.kind not in allowed]
+        problems = []
+        if self.missing_coverage:
+            problems.append(
+                "required fault classes never occurred (a storm that injected nothing proves "
+                f"nothing): {', '.join(self.missing_coverage)}"
+            )
+        if errors:
+            problems.append(render_findings(errors, title="storm findings"))
+        if problems:
+            head = f"storm (seed {self.seed}) is not clean; replay with seed={self.seed}"
+            raise AssertionError(head + "\n" + "\n\n".join(problems))
+
+    def to_dict(self, *, max_findings_per_kind: int = 50) -> dict[str, Any]:
+        """A JSON-ready summary (at most ``max_findings_per_kind`` findings of each kind;
+        ``finding_counts`` has the totals)."""
+        shown: list[dict[str, Any]] = []
+        per_kind: dict[str, int] = {}
+        for f in self.findings:
+            per_kind[f.kind] = per_kind.get(f.kind, 0) + 1
+            if per_kind[f.kind] <= max_findings_per_kind:
+                shown.append(f.to_dict())
+        return {
+            "ok": self.ok,
+            "seed": self.seed,
+            "counts": dict(self.counts),
+            "fault_coverage": dict(self.fault_coverage),
+            "missing_coverage": list(self.missing_coverage),
+            "finding_counts": per_kind,
+            "findings": shown,
+            "trace": str(self.trace.path),
+        }
+
+    def summary(self) -> str:
+        """A readable table of counts, coverage and finding kinds."""
+        width = max(len(k) for k in (*self.counts, *self.fault_coverage, "x" * 12))
+        lines = [f"storm seed {self.seed}: {'CLEAN' if self.ok else 'NOT CLEAN'}", "", "counts:"]
+        lines += [f"  {k:<{width}}  {v:>10,}" for k, v in self.counts.items()]
+        lines += ["", "fault coverage:"]
+        lines += [f"  {k:<{width}}  {v:>10,}" for k, v in self.fault_coverage.items()]
+        if self.missing_coverage:
+            lines.append(f"  required but never occurred: {', '.join(self.missing_coverage)}")
+        lines += ["", "findings:"]
+        kinds = self.kinds()
+        lines += [f"  {k:<{width}}  {v:>10,}" for k, v in kinds.items()] or ["  none"]
+        return "\n".join(lines)
+
+
+class Storm:
+    """A seeded redelivery storm against a saga.
+
+    Args:
+        saga: any saga target (see :class:`SagaHarness`).
+        source_domain, output_domains, profile, max_retries: as for :class:`SagaHarness`.
+        events: how many trigger events to publish.
+        roots: how many source aggregate roots the events are spread over.
+        seed: the RNG seed; the same seed gives the same trace.
+        event_source: a list, a callable ``(rng, i) -> event``, a Hypothesis strategy, or None
+            for random instances of the saga's declared event types.
+        faults: the :class:`FaultPlan` (default: no faults).
+        require: fault classes that must occur, else the storm is not ok.
+        concurrency: consumers taking deliveries (``concurrent-redelivery`` needs >= 2).
+        trace: where to write the JSON-lines trace (default: a temporary file).
+        progress: show a progress bar (default: only on a terminal, for long storms).
+        setup: ``fn(harness)`` called before the storm (``given_aggregate``,
+            ``given_destination``); replays call it too.
+    """
+
+    def __init__(
+        self,
+        saga: Any,
+        *,
+        source_domain: str | None = None,
+        output_domains: Sequence[str] | None = None,
+        profile: str = "sequence-map",
+        events: int = 1000,
+        roots: int = 10,
+        seed: int = 0,
+        event_source: Any = None,
+        faults: FaultPlan | None = None,
+        require: Iterable[str] = (),
+        concurrency: int = 1,
+        trace: str | Path | None = None,
+        progress: bool | None = None,
+        setup: Callable[[SagaHarness], Any] | None = None,
+        max_retries: int = 10,
+    ) -> None:
+        self.saga = saga
+        self.harness_options = dict(
+            source_domain=source_domain,
+            output_domains=list(output_domains) if output_domains is not None else None,
+            profile=profile,
+            max_retries=max_retries,
+        )
+        self.events = check_sequence_arg(events, "events")
+        self.roots = check_sequence_arg(roots, "roots")
+        if self.roots < 1:
+            raise InvalidArgumentError("roots must be at least 1", details={"roots": "0"})
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InvalidArgumentError(
+                f"seed must be an int, got {seed!r}", details={"seed": repr(seed)}
+            )
+        self.seed = seed
+        self.faults = faults if faults is not None else FaultPlan()
+        if not isinstance(self.faults, FaultPlan):
+            raise ConfigurationError(
+                f"faults must be a FaultPlan, got {type(self.faults).__name__}",
+                details={"type": type(self.faults).__name__},
+            )
+        self.require = list(require)
+        unknown = [r for r in self.require if r not in FAULT_CLASSES]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown fault class(es) in require: {unknown}; known: {', '.join(FAULT_CLASSES)}",
+                details={"require": ", ".join(unknown)},
+            )
+        self.concurrency = check_sequence_arg(concurrency, "concurrency")
+        if self.concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        if self.faults.concurrent_redelivery and self.concurrency < 2:
+            raise ConfigurationError(
+                "concurrent_redelivery needs a second consumer: set concurrency=2 or more",
+                details={"concurrency": str(self.concurrency)},
+            )
+        self.trace_path = Path(trace) if trace is not None else None
+        self.progress = progress
+        self.setup = setup
+        self.event_source = event_source
+        # Resolve the target now so bad targets fail at construction, not mid-run.
+        self._probe = self._new_harness()
+
+    # -- public -------------------------------------------------------------------------
+    def run(self) -> StormReport:
+        """Run the storm and return its report."""
+        harness = self._probe
+        self._probe = self._new_harness()  # a second run() starts from scratch
+        source = make_event_source(
+            self.event_source, harness.target.handled_types, harness.target.name
+        )
+        domain = harness.source_domain
+        if domain is None:
+            raise ConfigurationError(
+                "the storm's trigger domain is unknown: give source_domain=... (the target "
+                "declares none)"
+            )
+        return _Engine(self, harness, random.Random(self.seed)).run_random(source, domain)
+
+    @classmethod
+    def replay(
+        cls,
+        trace_file: str | Path,
+        saga: Any = None,
+        *,
+        setup: Callable[[SagaHarness], Any] | None = None,
+        trace: str | Path | None = None,
+    ) -> StormReport:
+        """Re-execute a recorded trace exactly (same deliveries, same faults) and report.
+
+        ``saga`` defaults to the target recorded in the trace (when it was a
+        ``module:attr`` string).
+        """
+        schedule = read_schedule(trace_file)
+        header = schedule.header
+        target = saga if saga is not None else header.get("target")
+        if target is None or (saga is None and not header.get("target_is_importable")):
+            raise ConfigurationError(
+                "the trace does not name an importable target (the storm was given an object, "
+                "not a 'module:attr' string): pass saga= to replay",
+            )
+        storm = cls(
+            target,
+            source_domain=header["source_domain"],
+            output_domains=header["output_domains"],
+            profile=header["profile"],
+            events=header["events"],
+            roots=header["roots"],
+            seed=header["seed"],
+            faults=FaultPlan.from_dict(header["faults"]),
+            require=header.get("require", ()),
+            concurrency=header["concurrency"],
+            trace=trace,
+            progress=False,
+            setup=setup,
+            max_retries=header.get("max_retries", 10),
+        )
+        return _Engine(storm, storm._probe, random.Random(storm.seed)).run_schedule(schedule)
+
+    # -- internals ------------------------------------------------------------------------
+    def _new_harness(self) -> SagaHarness:
+        harness = SagaHarness(self.saga, record=False, **self.harness_options)
+        if self.setup is not None:
+            self.setup(harness)
+        return harness
+
+    def header(self, harness: SagaHarness) -> dict[str, Any]:
+        return {
+            "type": "storm",
+            "version": 1,
+            "target": self.saga if isinstance(self.saga, str) else harness.target.name,
+            "target_is_importable": isinstance(self.saga, str),
+            "source_domain": harness.source_domain,
+            "output_domains": harness.output_domains,
+            "profile": harness.profile,
+            "events": self.events,
+            "roots": self.roots,
+            "seed": self.seed,
+            "faults": self.faults.to_dict(),
+            "require": self.require,
+            "concurrency": self.concurrency,
+            "max_retries": harness.max_retries,
+        }
+
+
+class _Message:
+    """A trigger in the queue (each publish, duplicates included, is its own entry)."""
+
+    __slots__ = ("book", "copy", "count", "id", "redelivered", "trigger")
+
+    def __init__(self, msg_id: int, book: bytes, trigger: Any, copy: int = 0) -> None:
+        self.id = msg_id
+        self.copy = copy
+        self.book = book
+        self.trigger = trigger
+        self.redelivered = False
+        self.count = 0
+
+
+class _Engine:
+    """One storm run: the bus model, fault injection, the trace and the counters."""
+
+    def __init__(self, storm: Storm, harness: SagaHarness, rng: random.Random) -> None:
+        self.storm = storm
+        self.h = harness
+        self.rng = rng
+        self.faults = storm.faults
+        self.queue: deque[_Message] = deque()
+        self.counts = dict.fromkeys(COUNT_NAMES, 0)
+        self.coverage = dict.fromkeys(FAULT_CLASSES, 0)
+        self.extra_findings: list[Finding] = []
+        temporary = storm.trace_path is None
+        path = Trace.temporary_path() if temporary else storm.trace_path
+        assert path is not None
+        self.trace = Trace(path, temporary=temporary)
+        self.writer = TraceWriter(path)
+        self.clock_ms = 0
+        self.next_consumer = 0
+        self.replaying = False
+
+    # -- drivers ----------------------------------------------------------------------
+    def run_random(self, source: Callable[[random.Random, int], Any], domain: str) -> StormReport:
+        storm, rng, faults = self.storm, self.rng, self.faults
+        self.writer.line(storm.header(self.h))
+        heads = [0] * storm.roots
+        root_ids: dict[int, bytes] = {}
+        published = 0
+        total = storm.events
+        progress = self._progress(total)
+        while published < total or self.queue:
+            while published < total and len(self.queue) < _WINDOW:
+                event = source(rng, published)
+                r = rng.randrange(storm.roots)
+                root = root_ids.get(r)
+                if root is None:
+                    root = root_ids[r] = uuid_for(f"{domain}-root-{r}")
+                book = self._book(event, domain, root, heads, r, published)
+                self._publish(published, book, duplicate=rng.random() < faults.duplicate)
+                published += 1
+            message = self._pick()
+            self._deliver(message, *self._draw_fault(message))
+            if progress is not None:
+                progress(published)
+        return self._finish()
+
+    def run_schedule(self, schedule: Schedule) -> StormReport:
+        self.writer.line(self.storm.header(self.h))
+        self.replaying = True
+        messages: dict[tuple[int, int], _Message] = {}
+        for msg_id, duplicate in schedule.publishes:
+            book = schedule.books.get(msg_id)
+            if book is None:
+                raise ConfigurationError(f"trace publishes message {msg_id} without its book")
+            copy = 1 if duplicate else 0
+            original = messages.get((msg_id, 0))
+            trigger = original.trigger if original else wire.types_pb2.EventBook.FromString(book)
+            message = messages[(msg_id, copy)] = _Message(msg_id, book, trigger, copy)
+            self.counts["published" if not duplicate else "duplicates"] += 1
+            if duplicate:
+                self.coverage["duplicate"] += 1
+            self._trace_publish(message, duplicate=duplicate)
+        for step in schedule.steps:
+            message = messages.get((step.msg, step.copy))
+            if message is None:
+                raise ConfigurationError(f"trace delivers unknown message {step.msg}")
+            self._deliver(message, step.fault, step.k, replay_consumer=step.consumer)
+        return self._finish()
+
+    # -- the bus ------------------------------------------------------------------------
+    def _book(
+        self, event: Any, domain: str, root: bytes, heads: list[int], r: int, i: int
+    ) -> bytes:
+        T = wire.types_pb2
+        name = getattr(getattr(event, "DESCRIPTOR", None), "full_name", None)
+        if name == "angzarr.EventBook":
+            return event.SerializeToString()
+        if name is None:
+            raise ConfigurationError(
+                f"event_source returned {type(event).__name__} for event {i}; return a protobuf "
+                "event message or an angzarr EventBook",
+                details={"index": str(i)},
+            )
+        seq = heads[r]
+        heads[r] = seq + 1
+        book = T.EventBook(
+            cover=T.Cover(domain=domain, root=T.UUID(value=root), correlation_id=f"storm-{r}"),
+            next_sequence=seq + 1,
+        )
+        page = book.pages.add()
+        page.header.sequence = seq
+        page.event.Pack(event, type_url_prefix=wire.TYPE_URL_PREFIX)
+        return book.SerializeToString()
+
+    def _publish(self, msg_id: int, book: bytes, *, duplicate: bool) -> None:
+        trigger = wire.types_pb2.EventBook.FromString(book)
+        message = _Message(msg_id, book, trigger)
+        self.queue.append(message)
+        self.counts["published"] += 1
+        self._trace_publish(message, duplicate=False)
+        if duplicate:
+            copy = _Message(msg_id, book, trigger, copy=1)
+            self.queue.append(copy)
+            self.counts["duplicates"] += 1
+            self.coverage["duplicate"] += 1
+            self._trace_publish(copy, duplicate=True)
+
+    def _trace_publish(self, message: _Message, *, duplicate: bool) -> None:
+        if duplicate:
+            self.writer.raw(f'{{"type":"publish","msg":{message.id},"duplicate":true}}\n')
+            return
+        cover = message.trigger.cover
+        seqs = [p.header.sequence for p in message.trigger.pages]
+        book64 = base64.b64encode(message.book).decode("ascii")
+        self.writer.raw(
+            f'{{"type":"publish","msg":{message.id},"root":"{root_str(cover.root.value)}",'
+            f'"seq":{seqs[-1] if seqs else -1},"book":"{book64}"}}\n'
+        )
+
+    def _pick(self) -> _Message:
+        queue = self.queue
+        if self.faults.reorder and len(queue) > 1:
+            j = self.rng.randrange(min(len(queue), _WINDOW))
+            if j:
+                self.coverage["reorder"] += 1
+                message = queue[j]
+                del queue[j]
+                return message
+        return queue.popleft()
+
+    def _draw_fault(self, message: _Message) -> tuple[str | None, int | None]:
+        f = self.faults
+        u = self.rng.random()
+        if u < f.crash_before_ack:
+            return "crash-before-ack", None
+        u -= f.crash_before_ack
+        if u < f.crash_mid_dispatch:
+            return "crash-mid-dispatch", -1  # k is drawn once the commands are known
+        u -= f.crash_mid_dispatch
+        if u < f.nack_requeue:
+            return "nack-requeue", None
+        u -= f.nack_requeue
+        if u < f.concurrent_redelivery:
+            return "concurrent-redelivery", None
+        return None, None
+
+    def _requeue(self, message: _Message) -> str:
+        if message.count >= self.faults.delivery_limit:
+            self._dead_letter(message)
+            return "dead-letter"
+        message.redelivered = True
+        if self.replaying:
+            return "requeue"  # the schedule says what comes next
+        if self.faults.reorder and self.queue:
+            self.queue.insert(self.rng.randrange(min(len(self.queue), 3) + 1), message)
+        else:
+            self.queue.appendleft(message)
+        return "requeue"
+
+    def _dead_letter(self, message: _Message) -> None:
+        self.counts["dead_lettered"] += 1
+        self.coverage["delivery-limit"] += 1
+        label = self.h._trigger_label(message.trigger)
+        self.extra_findings.append(
+            Finding(
+                "dead-lettered",
+                f"trigger message {message.id} was dead-lettered after {message.count} "
+                f"deliveries (delivery limit {self.faults.delivery_limit}); whatever it had "
+                "not yet done is lost",
+                trigger=label,
+                details={"deliveries": str(message.count), "message": str(message.id)},
+            )
+        )
+
+    # -- one delivery ---------------------------------------------------------------------
+    def _deliver(
+        self,
+        message: _Message,
+        fault: str | None,
+        k: int | None,
+        replay_consumer: int | None = None,
+    ) -> None:
+        h, counts = self.h, self.counts
+        message.count += 1
+        counts["deliveries"] += 1
+        if message.redelivered:
+            counts["redeliveries"] += 1
+        self.clock_ms += _STEP_MS
+        consumer = self._consumer() if replay_consumer is None else replay_consumer
+        redelivered = message.redelivered
+        findings_before = len(h._findings)
+        outcomes: list[Outcome] = []
+        if fault == "nack-requeue":
+            self.coverage["nack-requeue"] += 1
+            settle = self._requeue(message)
+        else:
+            work = h._handle(
+                message.book, redelivered, trigger_id=message.id, trigger=message.trigger
+            )
+            self._count_call(work)
+            if fault == "concurrent-redelivery":
+                self.coverage["concurrent-redelivery"] += 1
+                message.count += 1
+                counts["deliveries"] += 1
+                counts["redeliveries"] += 1
+                rival = h._handle(
+                    message.book, True, trigger_id=message.id, trigger=message.trigger
+                )
+                self._count_call(rival)
+                self._lockstep(work, rival)
+                outcomes = work.outcomes + rival.outcomes
+                settle = self._ack()
+            elif fault == "crash-mid-dispatch":
+                self.coverage["crash-mid-dispatch"] += 1
+                if k is None or k < 0:
+                    k = self.rng.randrange(len(work.sent)) if work.sent else 0
+                if work.error is None:
+                    h._execute(work, limit=k)
+                outcomes = work.outcomes
+                settle = self._requeue(message)
+            else:
+                if work.error is None:
+                    h._execute(work)
+                outcomes = work.outcomes
+                if fault == "crash-before-ack":
+                    self.coverage["crash-before-ack"] += 1
+                    settle = self._requeue(message)
+                else:
+                    settle = self._ack()
+        self._count_outcomes(outcomes)
+        new_kinds = [f.kind for f in h._findings[findings_before:]]
+        self.writer.raw(
+            f'{{"type":"deliver","n":{counts["deliveries"]},"msg":{message.id},'
+            f'"copy":{message.copy},'
+            f'"t":{self.clock_ms},"consumer":{consumer},'
+            f'"redelivered":{"true" if redelivered else "false"},"count":{message.count},'
+            f'"fault":{json.dumps(fault)},"k":{json.dumps(k)},'
+            f'"outcomes":{json.dumps([o.status for o in outcomes])},'
+            f'"findings":{json.dumps(new_kinds)}}}\n'
+            f'{{"type":"settle","msg":{message.id},"result":"{settle}"}}\n'
+        )
+
+    def _consumer(self) -> int:
+        consumer = self.next_consumer
+        self.next_consumer = (consumer + 1) % self.storm.concurrency
+        return consumer
+
+    def _ack(self) -> str:
+        self.counts["acked"] += 1
+        return "ack"
+
+    def _count_call(self, work: _Work) -> None:
+        self.counts["handler_calls"] += 1
+        if work.error is not None:
+            self.counts["handler_errors"] += 1
+
+    def _count_outcomes(self, outcomes: list[Outcome]) -> None:
+        counts = self.counts
+        counts["commands_sent"] += len(outcomes)
+        for outcome in outcomes:
+            status = outcome.status
+            if status == APPLIED:
+                counts["applied"] += 1
+            elif status == DEDUPED:
+                counts["deduped"] += 1
+            elif status == REJECTED or status == DEAD_LETTERED:
+                counts["rejected"] += 1
+            elif status == RETRIED_OUT:
+                counts["retried_out"] += 1
+
+    def _lockstep(self, first: _Work, second: _Work) -> None:
+        """Two consumers process the same trigger at once: both look up the dedupe key and
+        run business logic on the same head before either persists; the second commit then
+        meets ``Sequence conflict`` and the coordinator's retry finds the dedupe entry."""
+        h = self.h
+        if first.error is not None or second.error is not None:
+            for work in (first, second):
+                if work.error is None:
+                    h._execute(work)
+            return
+        pipeline = h.pipeline
+        n = min(len(first.sent), len(second.sent))
+        round_a: list[Outcome] = []
+        round_b: list[Outcome] = []
+        for i in range(n):
+            pa = pipeline.prepare(first.sent[i], first.number, i)
+            pb = pipeline.prepare(second.sent[i], second.number, i)
+            round_a.append(pipeline.commit(pa) if isinstance(pa, Pending) else pa)
+            round_b.append(pipeline.commit(pb) if isinstance(pb, Pending) else pb)
+        for work, first_round in ((first, round_a), (second, round_b)):
+            for i in range(n, len(work.sent)):
+                first_round.append(pipeline.execute(work.sent[i], work.number, i))
+            h._execute(work, first_round=first_round)
+
+    # -- the end --------------------------------------------------------------------------
+    def _finish(self) -> StormReport:
+        findings = self.h.findings + self.extra_findings
+        missing = [r for r in self.storm.require if not self.coverage.get(r)]
+        ok = not missing and not any(f.is_error for f in findings)
+        self.writer.line(
+            {
+                "type": "summary",
+                "counts": self.counts,
+                "fault_coverage": self.coverage,
+                "findings": len(findings),
+                "ok": ok,
+            }
+        )
+        self.writer.close()
+        return StormReport(
+            ok=ok,
+            findings=findings,
+            counts=dict(self.counts),
+            fault_coverage=dict(self.coverage),
+            missing_coverage=missing,
+            trace=self.trace,
+            seed=self.storm.seed,
+            options=self.storm.header(self.h),
+        )
+
+    def _progress(self, total: int) -> Callable[[int], None] | None:
+        show = self.storm.progress
+        if show is None:
+            show = total >= 20_000 and sys.stderr.isatty()
+        if not show:
+            return None
+        step = max(total // 100, 1)
+        state = {"next": step}
+
+        def update(done: int) -> None:
+            if done >= state["next"] or done == total:
+                state["next"] = done + step
+                filled = int(30 * done / max(total, 1))
+                sys.stderr.write(
+                    f"\rstorm [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}"
+                )
+                if done == total:
+                    sys.stderr.write("\n")
+                sys.stderr.flush()
+
+        return update
