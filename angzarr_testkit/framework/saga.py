@@ -952,8 +952,9 @@ class SagaHarness:
         target = stream_label(rc.domain, rc.root, edition_name(command.cover))
         if rc.sequence is not None or not rc.stamped:
             advice = (
-                "the redelivered trigger was stamped with a fresh explicit sequence, so the "
-                "destination could not tell it was a duplicate: stamp "
+                "the repeated trigger (a redelivery or a duplicate publish) was stamped with a "
+                "fresh explicit sequence, so the destination could not tell it was a duplicate: "
+                "stamp "
                 "Destinations.deferred_header(trigger cover, trigger seq) instead"
             )
         else:

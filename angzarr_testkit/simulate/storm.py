@@ -259,6 +259,19 @@ class Storm:
         ``module:attr`` string).
         """
         schedule = read_schedule(trace_file)
+        return cls.replay_schedule(schedule, saga, setup=setup, trace=trace)
+
+    @classmethod
+    def replay_schedule(
+        cls,
+        schedule: Schedule,
+        saga: Any = None,
+        *,
+        setup: Callable[[SagaHarness], Any] | None = None,
+        trace: str | Path | None = None,
+    ) -> StormReport:
+        """Execute a :class:`~angzarr_testkit.simulate.trace.Schedule` (what
+        :func:`read_schedule` returns, possibly reduced by the shrinker)."""
         header = schedule.header
         target = saga if saga is not None else header.get("target")
         if target is None or (saga is None and not header.get("target_is_importable")):
@@ -266,22 +279,28 @@ class Storm:
                 "the trace does not name an importable target (the storm was given an object, "
                 "not a 'module:attr' string): pass saga= to replay",
             )
-        storm = cls(
-            target,
-            source_domain=header["source_domain"],
-            output_domains=header["output_domains"],
-            profile=header["profile"],
-            events=header["events"],
-            roots=header["roots"],
-            seed=header["seed"],
-            faults=FaultPlan.from_dict(header["faults"]),
-            require=header.get("require", ()),
-            concurrency=header["concurrency"],
-            trace=trace,
-            progress=False,
-            setup=setup,
-            max_retries=header.get("max_retries", 10),
-        )
+        try:
+            storm = cls(
+                target,
+                source_domain=header["source_domain"],
+                output_domains=header["output_domains"],
+                profile=header["profile"],
+                events=header["events"],
+                roots=header["roots"],
+                seed=header["seed"],
+                faults=FaultPlan.from_dict(header["faults"]),
+                require=header.get("require", ()),
+                concurrency=header["concurrency"],
+                trace=trace,
+                progress=False,
+                setup=setup,
+                max_retries=header.get("max_retries", 10),
+            )
+        except KeyError as exc:
+            raise ConfigurationError(
+                f"the trace header lacks {exc}; it was not written by this kit's storms",
+                details={"missing": str(exc)},
+            ) from exc
         return _Engine(storm, storm._probe, random.Random(storm.seed)).run_schedule(schedule)
 
     # -- internals ------------------------------------------------------------------------

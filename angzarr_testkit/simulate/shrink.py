@@ -1,0 +1,240 @@
+"""Shrinking: reduce a failing storm to a minimal schedule and write it out as a test.
+
+The schedule of a storm (which trigger is delivered when, with which fault) is independent of
+what the saga does, so a failing storm can be replayed on any sub-schedule. :func:`shrink`
+first drops whole trigger messages (delta debugging over message ids), then single
+deliveries, then faults, keeping only reductions that still produce the same finding kind,
+and writes the result as a standalone pytest file that replays it (and fails for that
+finding).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..framework.findings import KINDS
+from ..framework.saga import SagaHarness
+from .storm import Storm, StormReport
+from .trace import Schedule, Step, Trace, read_schedule
+
+__all__ = ["ShrinkResult", "shrink"]
+
+DEFAULT_BUDGET = 400
+
+
+@dataclass
+class ShrinkResult:
+    """A minimal failing schedule.
+
+    Attributes:
+        kind: the finding kind the reduced schedule still produces.
+        schedule: the reduced schedule.
+        report: the replay report of the reduced schedule (its trace is the minimal trace).
+        original_deliveries, original_messages: sizes before shrinking.
+        replays: how many replays shrinking took.
+        test_file: the written pytest file, when ``out_dir`` was given.
+    """
+
+    kind: str
+    schedule: Schedule
+    report: StormReport
+    original_deliveries: int
+    original_messages: int
+    replays: int
+    test_file: Path | None = None
+
+    @property
+    def deliveries(self) -> int:
+        return len(self.schedule.steps)
+
+    @property
+    def messages(self) -> int:
+        return len({s.msg for s in self.schedule.steps})
+
+    def describe(self) -> str:
+        return (
+            f"shrunk {self.original_deliveries} deliveries of {self.original_messages} "
+            f"triggers to {self.deliveries} deliveries of {self.messages} trigger(s) still "
+            f"producing {self.kind} ({self.replays} replays)"
+        )
+
+
+def shrink(
+    trace_file: str | Path,
+    saga: Any = None,
+    *,
+    kind: str | None = None,
+    setup: Callable[[SagaHarness], Any] | None = None,
+    out_dir: str | Path | None = None,
+    target: str | None = None,
+    budget: int = DEFAULT_BUDGET,
+) -> ShrinkResult:
+    """Reduce the storm recorded in ``trace_file`` to a minimal schedule that still produces
+    a finding of ``kind`` (default: the first error kind of the original storm).
+
+    Args:
+        saga: the target, when the trace does not name an importable one.
+        setup: the storm's ``setup`` (business logic), if it had one.
+        out_dir: where to write ``test_storm_<kind>.py`` (and its trace).
+        target: the ``module:attr`` the written test imports (default: the trace's).
+        budget: the most replays to spend.
+
+    Raises:
+        ConfigurationError: the storm has no such finding, or the test cannot name the saga.
+    """
+    original = read_schedule(trace_file)
+    first = Storm.replay_schedule(original, saga, setup=setup)
+    wanted = kind or next((f.kind for f in first.findings if f.is_error), None)
+    if wanted is None:
+        raise ConfigurationError(
+            "the storm in this trace is clean: there is nothing to shrink",
+            details={"trace": str(trace_file)},
+        )
+    if wanted not in KINDS:
+        raise ConfigurationError(f"unknown finding kind {wanted!r}; known: {', '.join(KINDS)}")
+    if not any(f.kind == wanted for f in first.findings):
+        raise ConfigurationError(
+            f"the storm in this trace has no {wanted} finding (it has: "
+            f"{', '.join(sorted(first.kinds())) or 'none'})",
+            details={"kind": wanted},
+        )
+    state = {"replays": 1}
+
+    def fails(candidate: Schedule) -> bool:
+        if state["replays"] >= budget:
+            return False
+        state["replays"] += 1
+        report = Storm.replay_schedule(candidate, saga, setup=setup)
+        _discard(report.trace)
+        return any(f.kind == wanted for f in report.findings)
+
+    current = _reduce_messages(original, fails)
+    current = _reduce_steps(current, fails)
+    current = _simplify_faults(current, fails)
+    final = Storm.replay_schedule(current, saga, setup=setup)
+    result = ShrinkResult(
+        kind=wanted,
+        schedule=current,
+        report=final,
+        original_deliveries=len(original.steps),
+        original_messages=len({s.msg for s in original.steps}),
+        replays=state["replays"],
+    )
+    if out_dir is not None:
+        name = target or (
+            original.header["target"] if original.header.get("target_is_importable") else None
+        )
+        if name is None:
+            raise ConfigurationError(
+                "the written test must import the saga: pass target='package.module:attr' "
+                "(the storm was given an object)",
+            )
+        result.test_file = write_pytest(result, Path(out_dir), name)
+    return result
+
+
+def _restrict(schedule: Schedule, keep: set[int]) -> Schedule:
+    return Schedule(
+        header=schedule.header,
+        books={m: b for m, b in schedule.books.items() if m in keep},
+        publishes=[p for p in schedule.publishes if p[0] in keep],
+        steps=[s for s in schedule.steps if s.msg in keep],
+    )
+
+
+def _reduce_messages(schedule: Schedule, fails: Callable[[Schedule], bool]) -> Schedule:
+    """Delta debugging over trigger messages: drop chunks while the finding persists."""
+    msgs = list(dict.fromkeys(s.msg for s in schedule.steps))
+    chunk = max(len(msgs) // 2, 1)
+    while True:
+        i = 0
+        while i < len(msgs) and len(msgs) > 1:
+            candidate = msgs[:i] + msgs[i + chunk :]
+            if candidate and fails(_restrict(schedule, set(candidate))):
+                msgs = candidate
+            else:
+                i += chunk
+        if chunk == 1:
+            break
+        chunk = max(chunk // 2, 1)
+    return _restrict(schedule, set(msgs))
+
+
+def _reduce_steps(schedule: Schedule, fails: Callable[[Schedule], bool]) -> Schedule:
+    """Drop single deliveries (last first), keeping each drop that still fails."""
+    steps = list(schedule.steps)
+    for j in reversed(range(len(steps))):
+        candidate = steps[:j] + steps[j + 1 :]
+        if candidate and fails(replace(schedule, steps=candidate)):
+            steps = candidate
+    used = {(s.msg, s.copy) for s in steps}
+    msgs = {m for m, _ in used}
+    publishes = [
+        (m, dup) for m, dup in schedule.publishes if m in msgs and (not dup or (m, 1) in used)
+    ]
+    return replace(schedule, steps=steps, publishes=publishes)
+
+
+def _simplify_faults(schedule: Schedule, fails: Callable[[Schedule], bool]) -> Schedule:
+    """Turn faults off one at a time where the finding does not need them."""
+    steps = list(schedule.steps)
+    for j, step in enumerate(steps):
+        if step.fault is None:
+            continue
+        candidate = (
+            steps[:j] + [Step(step.msg, step.copy, None, None, step.consumer)] + steps[j + 1 :]
+        )
+        if fails(replace(schedule, steps=candidate)):
+            steps = candidate
+    return replace(schedule, steps=steps)
+
+
+def _discard(trace: Trace) -> None:
+    if trace.temporary:
+        trace.path.unlink(missing_ok=True)
+
+
+def write_pytest(result: ShrinkResult, out_dir: Path, target: str) -> Path:
+    """Write the minimal schedule as a standalone pytest file (with its trace beside it)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"test_storm_{result.kind.replace('-', '_')}"
+    trace_lines = [
+        line
+        for line in result.report.trace.lines()
+        if '"type":"publish"' in line or '"type":"deliver"' in line or '"type":"storm"' in line
+    ]
+    trace_text = "\n".join(trace_lines) + "\n"
+    header = result.report.options
+    test = f'''\
+        """Minimal reproduction of a {result.kind} finding, shrunk by angzarr-testkit.
+
+        Storm seed {header["seed"]}, profile {header["profile"]}: {result.describe()}.
+        Run it with pytest; it fails until the saga is fixed.
+        """
+
+        from pathlib import Path
+
+        from angzarr_testkit.simulate import Storm
+
+        TARGET = {target!r}
+        TRACE = {trace_text!r}
+
+
+        def test_{result.kind.replace("-", "_")}_reproduction(tmp_path: Path) -> None:
+            trace = tmp_path / "trace.jsonl"
+            trace.write_text(TRACE)
+            report = Storm.replay(trace, saga=TARGET)
+            kinds = report.kinds()
+            assert "{result.kind}" not in kinds, report.summary() + "\\n\\n" + "\\n".join(
+                f.render() for f in report.findings if f.kind == "{result.kind}"
+            )
+        '''
+    path = out_dir / f"{stem}.py"
+    path.write_text(textwrap.dedent(test), encoding="utf-8")
+    (out_dir / f"{stem}.jsonl").write_text(trace_text, encoding="utf-8")
+    return path
