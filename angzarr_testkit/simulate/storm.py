@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -665,22 +664,26 @@ class _Engine:
 
     def _progress(self, total: int) -> Callable[[int], None] | None:
         show = self.storm.progress
-        if show is None:
-            show = total >= 20_000 and sys.stderr.isatty()
-        if not show:
+        if show is False or (show is None and total < 20_000):
             return None
-        step = max(total // 100, 1)
-        state = {"next": step}
+        from tqdm import tqdm
+
+        # disable=None: tqdm shows the bar on a terminal only, never when piped.
+        bar = tqdm(
+            total=total,
+            unit="event",
+            desc="storm",
+            disable=None if show is None else False,
+            mininterval=0.5,
+            leave=True,
+        )
+        state = {"done": 0}
 
         def update(done: int) -> None:
-            if done >= state["next"] or done == total:
-                state["next"] = done + step
-                filled = int(30 * done / max(total, 1))
-                sys.stderr.write(
-                    f"\rstorm [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}"
-                )
+            if done != state["done"]:
+                bar.update(done - state["done"])
+                state["done"] = done
                 if done == total:
-                    sys.stderr.write("\n")
-                sys.stderr.flush()
+                    bar.close()
 
         return update

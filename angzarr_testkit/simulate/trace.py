@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,12 +57,17 @@ class TraceWriter:
 class Trace:
     """A storm's trace: iterate it for dicts, or ``save`` it elsewhere.
 
-    The file is a temporary one unless the storm was given ``trace=PATH``.
+    The file is a temporary one (removed when this object goes away) unless the storm was
+    given ``trace=PATH``.
     """
 
     def __init__(self, path: Path, *, temporary: bool) -> None:
         self.path = Path(path)
         self.temporary = temporary
+        if temporary:
+            # A temporary trace lives as long as this object (or the process): save() it
+            # to keep it.
+            weakref.finalize(self, _unlink, str(self.path))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         with open(self.path, encoding="utf-8") as handle:
@@ -87,6 +93,13 @@ class Trace:
         fd, name = tempfile.mkstemp(prefix="angzarr-storm-", suffix=".jsonl")
         os.close(fd)
         return Path(name)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 @dataclass
