@@ -5,7 +5,7 @@ VENV_CLIENT := .venv-client
 VENV_NEWEST := .venv-newest
 STAMP := .installed
 
-.PHONY: demo test test-bundled test-client test-newest proto lint bench clean
+.PHONY: demo test test-bundled test-client test-newest proto lint bench clean browser-deps
 
 # .venv: bundled wire mode, dev tools (protobuf 5.29 because grpcio-tools pins it).
 $(VENV)/$(STAMP): pyproject.toml
@@ -33,15 +33,19 @@ demo: $(VENV)/$(STAMP)
 
 test: test-bundled test-client test-newest
 
+# Headless Chromium for the HTML report's browser test (a Debian package; needs root).
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
 # Each run: pytest, then behave on features/. scripts/run-suite fails on any failure and
 # turns "no tests collected" into a failure of its own rather than a silent pass.
-test-bundled: $(VENV)/$(STAMP)
+test-bundled: $(VENV)/$(STAMP) browser-deps
 	ANGZARR_TESTKIT_WIRE=bundled scripts/run-suite $(VENV)
 
-test-client: $(VENV_CLIENT)/$(STAMP)
+test-client: browser-deps $(VENV_CLIENT)/$(STAMP)
 	ANGZARR_TESTKIT_WIRE=angzarr_client scripts/run-suite $(VENV_CLIENT)
 
-test-newest: $(VENV_NEWEST)/$(STAMP)
+test-newest: browser-deps $(VENV_NEWEST)/$(STAMP)
 	ANGZARR_TESTKIT_WIRE=bundled ANGZARR_TESTKIT_PROTOC_PYTHON=$(CURDIR)/$(VENV)/bin/python scripts/run-suite $(VENV_NEWEST)
 
 proto: $(VENV)/$(STAMP)

@@ -156,3 +156,11 @@ def test_replay_and_shrink_commands(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "to 2 deliveries of 1 trigger(s) still producing double-apply" in out
     assert (tmp_path / "min" / "test_storm_double_apply.py").exists()
+
+
+def test_storm_html_report(tmp_path, capsys):
+    html = tmp_path / "report.html"
+    assert main(STORM + ["--duplicate", "0.2", "--html", str(html)]) == 0
+    text = html.read_text()
+    assert "<svg" in text and "CLEAN" in text
+    assert f"html report: {html}" in capsys.readouterr().out

@@ -83,8 +83,8 @@ class Outcome:
         "actual",
         "attempts",
         "code",
+        "_dedupe",
         "collided_with",
-        "dedupe_key",
         "expected",
         "message",
         "status",
@@ -99,7 +99,7 @@ class Outcome:
         attempts: int = 1,
         expected: int | None = None,
         actual: int | None = None,
-        dedupe_key: tuple | None = None,
+        dedupe: tuple[Stream, bytes] | None = None,
         collided_with: int | None = None,
         events_args: tuple | None = None,
     ) -> None:
@@ -111,7 +111,7 @@ class Outcome:
         self.attempts = attempts
         self.expected = expected
         self.actual = actual
-        self.dedupe_key = dedupe_key
+        self._dedupe = dedupe
         self.collided_with = collided_with
 
     @property
@@ -119,9 +119,17 @@ class Outcome:
         if self._events is None and self._events_args is not None:
             cover, pages, next_sequence = self._events_args
             self._events = wire.types_pb2.EventBook(
-                cover=cover, pages=pages, next_sequence=next_sequence
+                cover=cover,
+                pages=pages() if callable(pages) else pages,
+                next_sequence=next_sequence,
             )
         return self._events
+
+    @property
+    def dedupe_key(self) -> tuple | None:
+        """The full deferred dedupe key (target domain, edition, root, source edition,
+        domain, root, source_seq) the command was stored or found under, if any."""
+        return None if self._dedupe is None else full_key(*self._dedupe)
 
     @property
     def ok(self) -> bool:
@@ -142,30 +150,60 @@ class Outcome:
 
 
 class DedupeEntry(NamedTuple):
-    """Where the events stored under one deferred dedupe key sit, and who stored them."""
+    """Where the events stored under one deferred dedupe key sit, and who stored them.
+
+    Streams keep entries packed into one int (:meth:`pack`): a storm keeps millions."""
 
     first: int
     count: int
     delivery: int
     index: int
 
+    def pack(self) -> int | DedupeEntry:
+        if self.first >= 1 << 32 or self.count >= 1 << 16 or self.index >= 1 << 16:
+            return self  # too wide to pack: kept as is
+        return self.first | self.count << 32 | self.index << 48 | self.delivery << 64
+
+    @classmethod
+    def unpack(cls, value: int | DedupeEntry) -> DedupeEntry:
+        if isinstance(value, DedupeEntry):
+            return value
+        return cls(value & 0xFFFFFFFF, value >> 32 & 0xFFFF, value >> 64, value >> 48 & 0xFFFF)
+
 
 @dataclass
 class Stream:
-    """One simulated aggregate: its pages and the bookkeeping the oracle reads."""
+    """One simulated aggregate: its pages and the bookkeeping the oracle reads.
+
+    Pages are kept serialized (a parsed ``EventPage`` costs ~10x its bytes in memory, and a
+    storm keeps millions); :attr:`pages` parses them on demand. Append with :meth:`extend`
+    only: it keeps ``next_sequence``, which the pipeline reads on every command."""
 
     domain: str
     root: bytes
     edition: str = ""
-    pages: list[Any] = field(default_factory=list)
+    raw_pages: list[bytes] = field(default_factory=list)
     applied: int = 0
     deduped: int = 0
-    dedupe: dict[tuple, DedupeEntry] = field(default_factory=dict)
+    dedupe: dict[bytes, int | DedupeEntry] = field(default_factory=dict)
     external_ids: set[str] = field(default_factory=set)
+    next_sequence: int = 0
+
+    def extend(self, pages: list[Any]) -> None:
+        """Append persisted pages (their header sequences are final)."""
+        if pages:
+            self.raw_pages.extend(page.SerializeToString() for page in pages)
+            self.next_sequence = pages[-1].header.sequence + 1
 
     @property
-    def next_sequence(self) -> int:
-        return self.pages[-1].header.sequence + 1 if self.pages else 0
+    def pages(self) -> list[Any]:
+        """Every page, parsed (fresh objects)."""
+        return self.page_range(0, len(self.raw_pages))
+
+    def page_range(self, first: int, count: int) -> list[Any]:
+        """Pages ``first`` .. ``first + count - 1``, parsed."""
+        parse = wire.types_pb2.EventPage.FromString
+        return [parse(raw) for raw in self.raw_pages[first : first + count]]
 
     @property
     def label(self) -> str:
@@ -299,16 +337,18 @@ class Pipeline:
             key = source_key(page0.header.angzarr_deferred)
             hit = stream.dedupe.get(key)
             if hit is not None:
-                return self._deduped(stream, command, delivery, index, key, hit)
+                return self._deduped(stream, command, delivery, index, key, DedupeEntry.unpack(hit))
 
         actual = stream.next_sequence
         expected: int | None = None
+        handler = self.spec(stream.domain).handler
         if kind in ("angzarr_deferred", "external_deferred"):
-            restamped = T.CommandBook()
-            restamped.CopyFrom(command)
-            for i, page in enumerate(restamped.pages):
-                page.header.sequence = actual + i
-            command = restamped
+            if handler is not None:  # business logic sees the restamped command
+                restamped = T.CommandBook()
+                restamped.CopyFrom(command)
+                for i, page in enumerate(restamped.pages):
+                    page.header.sequence = actual + i
+                command = restamped
         else:
             expected = page0.header.sequence if kind == "sequence" else 0
             if expected != actual:
@@ -327,7 +367,6 @@ class Pipeline:
                         RETRYABLE, "FAILED_PRECONDITION", mismatch, expected=expected, actual=actual
                     )
 
-        handler = self.spec(stream.domain).handler
         if handler is None:
             pages = _echo_pages(command)
         else:
@@ -370,16 +409,16 @@ class Pipeline:
                 "FAILED_PRECONDITION",
                 f"Sequence conflict: expected {head}, got {pending.head}",
             )
-        stream.pages.extend(new_pages)
+        stream.extend(new_pages)
         if pending.key is not None:
             stream.dedupe[pending.key] = DedupeEntry(
                 head, len(new_pages), pending.delivery, pending.index
-            )
+            ).pack()
         stream.applied += 1
         return Outcome(
             APPLIED,
             events_args=(pending.command.cover, new_pages, stream.next_sequence),
-            dedupe_key=_full_key(stream, pending.key),
+            dedupe=(stream, pending.key) if pending.key is not None else None,
             expected=pending.expected,
             actual=pending.actual,
         )
@@ -390,7 +429,7 @@ class Pipeline:
         command: Any,
         delivery: int,
         index: int,
-        key: tuple,
+        key: bytes,
         hit: DedupeEntry,
     ) -> Outcome:
         # The stored events come back under the in-flight command's cover (its correlation
@@ -401,10 +440,10 @@ class Pipeline:
             DEDUPED,
             events_args=(
                 command.cover,
-                stream.pages[hit.first : hit.first + hit.count],
+                lambda: stream.page_range(hit.first, hit.count),
                 stream.next_sequence,
             ),
-            dedupe_key=_full_key(stream, key),
+            dedupe=(stream, key),
             collided_with=hit.index if collided else None,
         )
 
@@ -459,7 +498,7 @@ class Pipeline:
             copy.CopyFrom(page)
             copy.header.sequence = head + i
             pages.append(copy)
-        stream.pages.extend(pages)
+        stream.extend(pages)
         stream.external_ids.update(ids)
         return Outcome(
             APPLIED,
@@ -556,30 +595,58 @@ def _normalize_events(raw: Any, C: Any) -> list[Any]:
     return pages
 
 
+_VALID_DOMAINS: set[str] = set()
+
+
 def validate_cover(cover: Any) -> str | None:
     """Why ``cover`` would be refused with INVALID_ARGUMENT, or ``None`` if it is fine."""
-    if not cover.HasField("root") or not cover.root.value:
+    root = cover.root.value
+    if not root:
         return f"root is missing (domain '{cover.domain}')"
-    if len(cover.root.value) != 16:
-        return f"root must be a 16-byte UUID, got {len(cover.root.value)} bytes"
-    if not DOMAIN_RE.fullmatch(cover.domain):
-        return (
-            f"domain {cover.domain!r} is not a valid domain name "
-            "(lowercase, [a-z_][a-z0-9_-]{0,63})"
-        )
+    if len(root) != 16:
+        return f"root must be a 16-byte UUID, got {len(root)} bytes"
+    domain = cover.domain
+    if domain not in _VALID_DOMAINS:
+        if not DOMAIN_RE.fullmatch(domain):
+            return (
+                f"domain {domain!r} is not a valid domain name "
+                "(lowercase, [a-z_][a-z0-9_-]{0,63})"
+            )
+        _VALID_DOMAINS.add(domain)
     return None
 
 
-def source_key(deferred: Any) -> tuple:
+def source_key(deferred: Any) -> bytes:
     """A stream's dedupe key for an ``angzarr_deferred`` header: source (edition, domain,
-    root) and source_seq (the target is the stream itself)."""
+    root) and source_seq (the target is the stream itself), packed into one bytes object
+    (a storm keeps millions): 4-byte seq, edition, NUL, domain, NUL, root."""
     src = deferred.source
-    return (edition_name(src), src.domain, src.root.value, deferred.source_seq)
+    return b"".join(
+        (
+            deferred.source_seq.to_bytes(4, "big"),
+            edition_name(src).encode(),
+            b"\x00",
+            src.domain.encode(),
+            b"\x00",
+            src.root.value,
+        )
+    )
 
 
-def _full_key(stream: Stream, key: tuple | None) -> tuple | None:
-    """The full dedupe key (target domain, edition, root + source key) for reports."""
-    return None if key is None else (stream.domain, stream.edition, stream.root, *key)
+def full_key(stream: Stream, key: bytes) -> tuple:
+    """The full dedupe key for reports: target (domain, edition, root), source (edition,
+    domain, root) and source_seq."""
+    s_edition, _, rest = key[4:].partition(b"\x00")
+    s_domain, _, s_root = rest.partition(b"\x00")
+    return (
+        stream.domain,
+        stream.edition,
+        stream.root,
+        s_edition.decode(),
+        s_domain.decode(),
+        s_root,
+        int.from_bytes(key[:4], "big"),
+    )
 
 
 def render_key(key: tuple) -> str:

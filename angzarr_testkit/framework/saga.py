@@ -43,6 +43,7 @@ from .aggregate import (
     stream_label,
     validate_cover,
 )
+from .encode import saga_request_bytes
 from .findings import Finding, render_findings
 from .targets import HandlerAborted, HandlerResultError, SagaTarget, resolve_saga_target
 
@@ -61,6 +62,8 @@ PROFILES = ("sequence-map", "deferred-rewrite")
 DEFAULT_MAX_RETRIES = 10
 _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 5.0
+_MASK40 = (1 << 40) - 1
+_MASK64 = (1 << 64) - 1
 _REPORTED_STATUSES = (RETRIED_OUT, DEAD_LETTERED, REJECTED)
 _SDK_MISSING_RE = re.compile(r"No sequence for domain '([^']*)'")
 
@@ -415,7 +418,7 @@ class SagaHarness:
         # logical command key -> (command, trigger, deliveries) until applied/rejected
         self._unresolved: dict[int, tuple[Any, Any, list[int]]] = {}
         # trigger id -> (first delivery number, output digest, first Delivery if recorded)
-        self._outputs: dict[int, tuple[int, int, Delivery | None]] = {}
+        self._outputs: dict[int, tuple[int, int, Delivery | None] | int] = {}
 
     # -- givens -------------------------------------------------------------------------
     def given_destination(
@@ -434,7 +437,7 @@ class SagaHarness:
         root = validate_root(root)
         ed = "" if edition in (None, "", "angzarr") else edition
         stream = self.store.stream(domain, root, ed)
-        if stream.pages:
+        if stream.raw_pages:
             raise ConfigurationError(
                 f"destination {stream.label} already has a history; declare each destination "
                 "once, before delivering",
@@ -446,9 +449,9 @@ class SagaHarness:
             pages = _normalize_events(list(events), wire.command_handler_pb2)
             for i, page in enumerate(pages):
                 page.header.sequence = i
-            stream.pages.extend(pages)
+            stream.extend(pages)
         else:
-            stream.pages.extend(prior_pages(check_sequence_arg(next_sequence, "next_sequence")))
+            stream.extend(prior_pages(check_sequence_arg(next_sequence, "next_sequence")))
         self._first_destination.setdefault(domain, (domain, root, ed))
         return self.aggregate(domain, root, edition=ed)
 
@@ -649,9 +652,7 @@ class SagaHarness:
             trigger_id = self._trigger_ids.setdefault(key, len(self._trigger_ids))
         self._count += 1
         seqs = self._sequence_map()
-        request_bytes = wire.saga_pb2.SagaHandleRequest(
-            source=trigger, destination_sequences=seqs
-        ).SerializeToString()
+        request_bytes = saga_request_bytes(trigger_bytes, seqs)
         work = _Work(self._count, trigger, trigger_id, seqs)
         delivery = None
         if self.record:
@@ -1014,11 +1015,18 @@ class SagaHarness:
                     marker = normalized.commands[c_index].pages[p_index].header
                     marker.external_deferred.external_id = "\x00stamped-from-map"
         digest = hash(response_bytes if normalized is None else normalized.SerializeToString())
+        digest &= _MASK64
         first = self._outputs.get(work.trigger_id)
         if first is None:
-            self._outputs[work.trigger_id] = (work.number, digest, work.delivery)
+            # Without records (storms) one int per trigger: digest and delivery number.
+            self._outputs[work.trigger_id] = (
+                (work.number, digest, work.delivery) if self.record else digest << 40 | work.number
+            )
             return
-        first_number, first_digest, first_delivery = first
+        if isinstance(first, int):
+            first_number, first_digest, first_delivery = first & _MASK40, first >> 40, None
+        else:
+            first_number, first_digest, first_delivery = first
         if first_digest == digest:
             return
         mine = [RecordedCommand(c).describe() for c in response.commands]

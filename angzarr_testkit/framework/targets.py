@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import wire
 from ..errors import TargetError, codes
+from .encode import length_delimited
 
 __all__ = [
     "HandlerAborted",
@@ -164,21 +165,12 @@ def saga_response_bytes(raw: Any) -> bytes:
                     "must be an angzarr CommandBook"
                 )
             body = item.SerializeToString()
-            chunks.append(b"\n" + _varint(len(body)) + body)
+            chunks.append(length_delimited(b"\n", body))
         return b"".join(chunks)
     raise HandlerResultError(
         f"handler returned {_describe(raw)}; expected a SagaResponse, a list of CommandBooks, "
         "a CommandBook or None"
     )
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _describe(value: Any) -> str:

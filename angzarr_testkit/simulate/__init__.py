@@ -1,6 +1,7 @@
 """The at-least-once bus model: fault plans, storms, traces, replay and shrinking."""
 
 from .faults import FAULT_CLASSES, FaultPlan
+from .report_html import render_html, write_html
 from .shrink import ShrinkResult, shrink
 from .storm import COUNT_NAMES, Storm, StormReport
 from .trace import Trace, read_schedule
@@ -14,5 +15,7 @@ __all__ = [
     "StormReport",
     "Trace",
     "read_schedule",
+    "render_html",
     "shrink",
+    "write_html",
 ]

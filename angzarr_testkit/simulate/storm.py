@@ -11,7 +11,6 @@ saga, same options: byte-identical trace.
 from __future__ import annotations
 
 import base64
-import json
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +30,7 @@ from ..framework.aggregate import (
     Pending,
     check_sequence_arg,
 )
+from ..framework.encode import event_book_bytes
 from ..framework.findings import Finding, render_findings
 from ..framework.saga import SagaHarness, _Work
 from ..ids import root_str, uuid_for
@@ -328,6 +328,15 @@ class Storm:
         }
 
 
+def _json_str(value: str | None) -> str:
+    # Statuses, kinds and fault names are plain ASCII identifiers: no escaping needed.
+    return "null" if value is None else f'"{value}"'
+
+
+def _json_list(values: list[str]) -> str:
+    return '["' + '","'.join(values) + '"]' if values else "[]"
+
+
 class _Message:
     """A trigger in the queue (each publish, duplicates included, is its own entry)."""
 
@@ -368,7 +377,7 @@ class _Engine:
         storm, rng, faults = self.storm, self.rng, self.faults
         self.writer.line(storm.header(self.h))
         heads = [0] * storm.roots
-        root_ids: dict[int, bytes] = {}
+        roots: dict[int, tuple[bytes, str]] = {}  # r -> (cover bytes, root text)
         published = 0
         total = storm.events
         progress = self._progress(total)
@@ -376,11 +385,11 @@ class _Engine:
             while published < total and len(self.queue) < _WINDOW:
                 event = source(rng, published)
                 r = rng.randrange(storm.roots)
-                root = root_ids.get(r)
+                root = roots.get(r)
                 if root is None:
-                    root = root_ids[r] = uuid_for(f"{domain}-root-{r}")
-                book = self._book(event, domain, root, heads, r, published)
-                self._publish(published, book, duplicate=rng.random() < faults.duplicate)
+                    root = roots[r] = self._root(domain, r)
+                book = self._book(event, root[0], heads, r, published)
+                self._publish(published, book, rng.random() < faults.duplicate, root[1])
                 published += 1
             message = self._pick()
             self._deliver(message, *self._draw_fault(message))
@@ -412,11 +421,16 @@ class _Engine:
         return self._finish()
 
     # -- the bus ------------------------------------------------------------------------
-    def _book(
-        self, event: Any, domain: str, root: bytes, heads: list[int], r: int, i: int
-    ) -> bytes:
+    @staticmethod
+    def _root(domain: str, r: int) -> tuple[bytes, str]:
         T = wire.types_pb2
-        name = getattr(getattr(event, "DESCRIPTOR", None), "full_name", None)
+        root = uuid_for(f"{domain}-root-{r}")
+        cover = T.Cover(domain=domain, root=T.UUID(value=root), correlation_id=f"storm-{r}")
+        return cover.SerializeToString(), root_str(root)
+
+    def _book(self, event: Any, cover: bytes, heads: list[int], r: int, i: int) -> bytes:
+        descriptor = getattr(event, "DESCRIPTOR", None)
+        name = getattr(descriptor, "full_name", None)
         if name == "angzarr.EventBook":
             return event.SerializeToString()
         if name is None:
@@ -427,21 +441,14 @@ class _Engine:
             )
         seq = heads[r]
         heads[r] = seq + 1
-        book = T.EventBook(
-            cover=T.Cover(domain=domain, root=T.UUID(value=root), correlation_id=f"storm-{r}"),
-            next_sequence=seq + 1,
-        )
-        page = book.pages.add()
-        page.header.sequence = seq
-        page.event.Pack(event, type_url_prefix=wire.TYPE_URL_PREFIX)
-        return book.SerializeToString()
+        return event_book_bytes(cover, seq, wire.TYPE_URL_PREFIX + name, event.SerializeToString())
 
-    def _publish(self, msg_id: int, book: bytes, *, duplicate: bool) -> None:
+    def _publish(self, msg_id: int, book: bytes, duplicate: bool, root_label: str) -> None:
         trigger = wire.types_pb2.EventBook.FromString(book)
         message = _Message(msg_id, book, trigger)
         self.queue.append(message)
         self.counts["published"] += 1
-        self._trace_publish(message, duplicate=False)
+        self._trace_publish(message, duplicate=False, root_label=root_label)
         if duplicate:
             copy = _Message(msg_id, book, trigger, copy=1)
             self.queue.append(copy)
@@ -449,16 +456,19 @@ class _Engine:
             self.coverage["duplicate"] += 1
             self._trace_publish(copy, duplicate=True)
 
-    def _trace_publish(self, message: _Message, *, duplicate: bool) -> None:
+    def _trace_publish(
+        self, message: _Message, *, duplicate: bool, root_label: str | None = None
+    ) -> None:
         if duplicate:
             self.writer.raw(f'{{"type":"publish","msg":{message.id},"duplicate":true}}\n')
             return
-        cover = message.trigger.cover
-        seqs = [p.header.sequence for p in message.trigger.pages]
+        pages = message.trigger.pages
+        if root_label is None:
+            root_label = root_str(message.trigger.cover.root.value)
         book64 = base64.b64encode(message.book).decode("ascii")
         self.writer.raw(
-            f'{{"type":"publish","msg":{message.id},"root":"{root_str(cover.root.value)}",'
-            f'"seq":{seqs[-1] if seqs else -1},"book":"{book64}"}}\n'
+            f'{{"type":"publish","msg":{message.id},"root":"{root_label}",'
+            f'"seq":{pages[-1].header.sequence if pages else -1},"book":"{book64}"}}\n'
         )
 
     def _pick(self) -> _Message:
@@ -578,9 +588,9 @@ class _Engine:
             f'"copy":{message.copy},'
             f'"t":{self.clock_ms},"consumer":{consumer},'
             f'"redelivered":{"true" if redelivered else "false"},"count":{message.count},'
-            f'"fault":{json.dumps(fault)},"k":{json.dumps(k)},'
-            f'"outcomes":{json.dumps([o.status for o in outcomes])},'
-            f'"findings":{json.dumps(new_kinds)}}}\n'
+            f'"fault":{_json_str(fault)},"k":{"null" if k is None else k},'
+            f'"outcomes":{_json_list([o.status for o in outcomes])},'
+            f'"findings":{_json_list(new_kinds)}}}\n'
             f'{{"type":"settle","msg":{message.id},"result":"{settle}"}}\n'
         )
 

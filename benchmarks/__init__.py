@@ -1,0 +1,1 @@
+"""Throughput and memory benchmarks (``make bench``); never timed assertions in tests."""
