@@ -138,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", metavar="MODULE:ATTR", help="the saga (default: the one recorded in the trace)"
     )
 
+    steps = sub.add_parser("steps", help="print the shared Gherkin step vocabulary")
+    steps.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print docs/steps.md (the generated reference) instead",
+    )
+
     demo = sub.add_parser(
         "demo",
         help="run the built-in demo: the redelivery bug the kit exists to expose",
@@ -232,6 +239,25 @@ def _shrink(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _steps(args: argparse.Namespace) -> int:
+    from .behave import steps  # noqa: F401 - registers the vocabulary
+    from .behave.vocabulary import VOCABULARY, render_markdown
+
+    if args.markdown:
+        sys.stdout.write(render_markdown())
+        return EXIT_CLEAN
+    group = None
+    for doc in VOCABULARY:
+        if doc.group != group:
+            group = doc.group
+            print(f"\n{group}")
+        print(f"  {doc.keyword} {doc.pattern}")
+        print(f"      {doc.description}")
+        for line in doc.example.splitlines():
+            print(f"      | {line}")
+    return EXIT_CLEAN
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = build_parser()
@@ -246,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "shrink":
             return _shrink(args)
+        if args.command == "steps":
+            return _steps(args)
         if args.command == "demo":
             from .demo import run
 
@@ -259,5 +287,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_CLEAN
 
 
+def console_main() -> int:  # pragma: no cover - the console script
+    """``angzarr-testkit``: :func:`main`, quiet when its output pipe closes early."""
+    try:
+        return main()
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - let interpreter exit cleanly
+        return EXIT_CLEAN
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(console_main())

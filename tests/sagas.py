@@ -190,3 +190,28 @@ class ServicerSaga:
 class AbortingServicer:
     def Handle(self, request, context):  # noqa: N802 - gRPC naming
         context.abort("INVALID_ARGUMENT", "cannot handle this")
+
+
+def stale_manual_saga(request):
+    return stale_saga_with(T.MERGE_MANUAL)(request)
+
+
+def wrong_provenance_saga(request):
+    """A deferred header whose source_seq is not a sequence of the trigger."""
+    cmd = reserve(order_of(request))
+    cmd.pages[0].header.CopyFrom(
+        Destinations.deferred_header(
+            request.source.cover, request.source.pages[-1].header.sequence + 100
+        )
+    )
+    return [cmd]
+
+
+def one_sku(rng, i):
+    """Storm events: orders for one SKU, so every command targets one inventory root."""
+    return E.OrderCreated(order_id=f"o-{i}", sku="sku-1", quantity=1 + rng.randrange(3))
+
+
+def refusing_inventory(ctx):
+    """Business logic that refuses every reservation."""
+    raise ValueError("not enough stock")

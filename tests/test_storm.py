@@ -15,8 +15,7 @@ E = wire.examples_pb2
 T = wire.types_pb2
 
 
-def one_sku(rng, i):
-    return E.OrderCreated(order_id=f"o-{i}", sku="sku-1", quantity=1 + rng.randrange(3))
+one_sku = sagas.one_sku
 
 
 def two_command_saga(request):

@@ -48,7 +48,11 @@ def resolve_message_type(name: str) -> type:
 
 @dataclass
 class KitState:
-    """Per-scenario state shared by the steps."""
+    """Per-scenario state shared by the steps.
+
+    The saga harness is built on first use from what the Given steps declared (target,
+    domains, profile), so those steps may come in any order before the first destination
+    or delivery."""
 
     destinations: Any = None
     command: Any = None
@@ -56,6 +60,15 @@ class KitState:
     error: BaseException | None = None
     trigger_cover: Any = None
     header: Any = None
+    saga: Any = None
+    source_domain: str | None = None
+    output_domains: list[str] | None = None
+    profile: str = "sequence-map"
+    harness: Any = None
+    delivery: Any = None
+    event_source: Any = None
+    storm_setup: list[Any] = field(default_factory=list)
+    report: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

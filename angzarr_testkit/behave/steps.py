@@ -229,3 +229,7 @@ def then_sequence_for(context: Any, domain: str, seq: int) -> None:
 def then_no_sequence(context: Any, domain: str) -> None:
     d = state(context).destinations
     assert not d.has_domain(domain) and d.sequence_for(domain) is None
+
+
+# The saga, storm and oracle steps live in their own module; importing this one registers all.
+from . import saga_steps  # noqa: E402,F401

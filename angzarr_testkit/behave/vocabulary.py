@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +24,35 @@ class StepDoc:
 VOCABULARY: list[StepDoc] = []
 
 
+def _quoted(text: str) -> str:
+    return text
+
+
+_quoted.pattern = r'[^"]*'  # type: ignore[attr-defined]
+_QUOTED_FIELD = re.compile(r'"\{(\w+)\}"')
+_registered = False
+
+
 def step(
     keyword: str, pattern: str, *, group: str, description: str, example: str
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a behave step (parse matcher) and record it in :data:`VOCABULARY`."""
+    """Register a behave step (parse matcher) and record it in :data:`VOCABULARY`.
+
+    Every ``"{name}"`` in a pattern is a quoted entity whose value cannot contain a quote
+    (the ``Q`` type), so a longer step never matches a shorter one's pattern."""
     import behave
 
+    global _registered
+    if not _registered:
+        behave.register_type(Q=_quoted)
+        _registered = True
     registrar = {"Given": behave.given, "When": behave.when, "Then": behave.then}[keyword]
+    typed = _QUOTED_FIELD.sub(r'"{\1:Q}"', pattern)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         behave.use_step_matcher("parse")
         VOCABULARY.append(StepDoc(keyword, pattern, description, example, group))
-        return registrar(pattern)(fn)
+        return registrar(typed)(fn)
 
     return decorate
 
