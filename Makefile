@@ -42,8 +42,10 @@ browser-deps:
 test-bundled: $(VENV)/$(STAMP) browser-deps
 	ANGZARR_TESTKIT_WIRE=bundled scripts/run-suite $(VENV)
 
+# The example project is written with the angzarr-client SDK, so it runs in this mode.
 test-client: browser-deps $(VENV_CLIENT)/$(STAMP)
 	ANGZARR_TESTKIT_WIRE=angzarr_client scripts/run-suite $(VENV_CLIENT)
+	ANGZARR_TESTKIT_WIRE=angzarr_client scripts/run-suite $(VENV_CLIENT) examples/order_fulfillment
 
 test-newest: browser-deps $(VENV_NEWEST)/$(STAMP)
 	ANGZARR_TESTKIT_WIRE=bundled ANGZARR_TESTKIT_PROTOC_PYTHON=$(CURDIR)/$(VENV)/bin/python scripts/run-suite $(VENV_NEWEST)

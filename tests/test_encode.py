@@ -37,3 +37,20 @@ def test_saga_request_bytes(cover, seqs):
     expected = S.SagaHandleRequest(source=book, destination_sequences=seqs)
     parsed = S.SagaHandleRequest.FromString(saga_request_bytes(book.SerializeToString(), seqs))
     assert parsed == expected
+
+
+@given(st.lists(messages(E.InventoryRestocked), max_size=5), st.booleans())
+def test_stream_book_bytes_equal_the_book(events, edition):
+    from angzarr_testkit.framework.aggregate import Stream
+
+    stream = Stream("inventory", bytes(16), "v2" if edition else "")
+    pages = []
+    for i, event in enumerate(events):
+        page = T.EventPage()
+        page.header.sequence = i
+        page.event.Pack(event)
+        pages.append(page)
+    stream.extend(pages[:2])
+    stream.book_bytes()  # the encoding is extended incrementally
+    stream.extend(pages[2:])
+    assert T.EventBook.FromString(stream.book_bytes()) == stream.book()

@@ -44,7 +44,18 @@ def harness(context: Any) -> SagaHarness:
             output_domains=s.output_domains,
             profile=s.profile,
         )
+        for setup in s.storm_setup:
+            setup(s.harness)
     return s.harness
+
+
+def _add_setup(context: Any, setup: Any) -> None:
+    """Apply ``setup(harness)`` to the scenario's harness (now, or when it is built) and to
+    every storm it runs."""
+    s = state(context)
+    s.storm_setup.append(setup)
+    if s.harness is not None:
+        setup(s.harness)
 
 
 def _delivery(s: KitState) -> Any:
@@ -185,8 +196,19 @@ def given_destination(context: Any, domain: str, root: str, seq: int) -> None:
 )
 def given_business_logic(context: Any, domain: str, target: str) -> None:
     fn = _import_target(target)
-    harness(context).given_aggregate(domain, handler=fn)
-    state(context).storm_setup.append(lambda h: h.given_aggregate(domain, handler=fn))
+    _add_setup(context, lambda h: h.given_aggregate(domain, handler=fn))
+
+
+@step(
+    "Given",
+    'the setup "{target}"',
+    group=G_AGG,
+    description="`package.module:attr` naming `fn(harness)` that gives destinations "
+    "business logic and history; applied to the harness and to every storm.",
+    example='Given the setup "myproject.testing:stocked"',
+)
+def given_setup(context: Any, target: str) -> None:
+    _add_setup(context, _import_target(target))
 
 
 @step(

@@ -19,6 +19,7 @@ from google.protobuf import empty_pb2
 from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError
 from ..ids import root_str
+from .encode import length_delimited, varint
 from .targets import _describe, _full_name
 
 __all__ = [
@@ -188,6 +189,8 @@ class Stream:
     dedupe: dict[bytes, int | DedupeEntry] = field(default_factory=dict)
     external_ids: set[str] = field(default_factory=set)
     next_sequence: int = 0
+    _encoded: bytearray | None = field(default=None, repr=False)
+    _encoded_count: int = field(default=0, repr=False)
 
     def extend(self, pages: list[Any]) -> None:
         """Append persisted pages (their header sequences are final)."""
@@ -217,6 +220,22 @@ class Stream:
             if self.edition:
                 cover.edition.name = self.edition
         return T.EventBook(cover=cover, pages=self.pages, next_sequence=self.next_sequence)
+
+    def book_bytes(self) -> bytes:
+        """The stream as a serialized ``EventBook`` (rebuilt cover), built from the stored
+        page bytes without parsing them; the encoded pages are kept and extended
+        incrementally, so business logic over a long history stays cheap."""
+        if self._encoded is None:
+            self._encoded, self._encoded_count = bytearray(), 0
+        for raw in self.raw_pages[self._encoded_count :]:
+            self._encoded += length_delimited(b"\x1a", raw)
+        self._encoded_count = len(self.raw_pages)
+        T = wire.types_pb2
+        cover = T.Cover(domain=self.domain, root=T.UUID(value=self.root))
+        if self.edition:
+            cover.edition.name = self.edition
+        tail = b"\x30" + varint(self.next_sequence) if self.next_sequence else b""
+        return length_delimited(b"\x0a", cover.SerializeToString()) + bytes(self._encoded) + tail
 
 
 class EventStore:
@@ -524,8 +543,10 @@ def _run_business_logic(handler: BusinessLogic, stream: Stream, command: Any) ->
     """Call user business logic with a ``ContextualCommand`` (over bytes); its rejections
     become :class:`_Rejected`."""
     T, C = wire.types_pb2, wire.command_handler_pb2
-    contextual = T.ContextualCommand(events=stream.book(), command=command)
-    contextual = T.ContextualCommand.FromString(contextual.SerializeToString())
+    contextual = T.ContextualCommand.FromString(
+        length_delimited(b"\x0a", stream.book_bytes())
+        + length_delimited(b"\x12", command.SerializeToString())
+    )
     try:
         return _normalize_events(handler(contextual), C)
     except _Revoked as revoked:

@@ -1,0 +1,1 @@
+from angzarr_testkit.behave.steps import *  # noqa: F401,F403
