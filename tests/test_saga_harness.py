@@ -596,3 +596,21 @@ def test_explicit_saga_double_applies_iff_redelivered(head, redeliveries):
     h.redeliver(d, times=redeliveries)
     assert kinds(h) == ["double-apply"]
     assert h.aggregate("inventory", SKU).applied == 1 + redeliveries
+
+
+def test_cross_trigger_dedupe_collision_is_reported():
+    def constant_seq_saga(request):
+        cmd = sagas.reserve(sagas.order_of(request))
+        cmd.pages[0].header.angzarr_deferred.source.CopyFrom(request.source.cover)
+        cmd.pages[0].header.angzarr_deferred.source_seq = 0  # the same for every trigger
+        return [cmd]
+
+    h = harness(constant_seq_saga)
+    h.deliver(order("o-1"), root=ORDER, sequence=0)
+    second = h.deliver(order("o-2"), root=ORDER, sequence=1)
+    assert second.outcomes[0].status == "deduped"
+    assert second.outcomes[0].collided_delivery == 1
+    collision = next(f for f in h.findings if f.kind == "dedupe-collision")
+    assert "served another trigger" in collision.message
+    assert "invalid-provenance" in kinds(h)
+    assert h.aggregate("inventory", SKU).applied == 1

@@ -74,8 +74,9 @@ class Outcome:
         expected: the command's explicit sequence, if any.
         actual: the aggregate's next sequence when it was checked.
         dedupe_key: the full deferred dedupe key the command was stored or found under.
-        collided_with: on a dedupe hit, the emission index of the command of the SAME
-            delivery whose events were returned (a dedupe collision), else ``None``.
+        collided_with: on a colliding dedupe hit, the emission index of the command whose
+            events were returned, else ``None``.
+        collided_delivery: and the delivery that sent it (this one, or another trigger's).
     """
 
     __slots__ = (
@@ -85,6 +86,7 @@ class Outcome:
         "attempts",
         "code",
         "_dedupe",
+        "collided_delivery",
         "collided_with",
         "expected",
         "message",
@@ -102,6 +104,7 @@ class Outcome:
         actual: int | None = None,
         dedupe: tuple[Stream, bytes] | None = None,
         collided_with: int | None = None,
+        collided_delivery: int | None = None,
         events_args: tuple | None = None,
     ) -> None:
         self.status = status
@@ -114,6 +117,7 @@ class Outcome:
         self.actual = actual
         self._dedupe = dedupe
         self.collided_with = collided_with
+        self.collided_delivery = collided_delivery
 
     @property
     def events(self) -> Any:
@@ -159,17 +163,35 @@ class DedupeEntry(NamedTuple):
     count: int
     delivery: int
     index: int
+    trigger: int = 0
 
     def pack(self) -> int | DedupeEntry:
-        if self.first >= 1 << 32 or self.count >= 1 << 16 or self.index >= 1 << 16:
+        if (
+            self.first >= 1 << 32
+            or self.count >= 1 << 16
+            or self.index >= 1 << 16
+            or self.delivery >= 1 << 40
+        ):
             return self  # too wide to pack: kept as is
-        return self.first | self.count << 32 | self.index << 48 | self.delivery << 64
+        return (
+            self.first
+            | self.count << 32
+            | self.index << 48
+            | self.delivery << 64
+            | self.trigger << 104
+        )
 
     @classmethod
     def unpack(cls, value: int | DedupeEntry) -> DedupeEntry:
         if isinstance(value, DedupeEntry):
             return value
-        return cls(value & 0xFFFFFFFF, value >> 32 & 0xFFFF, value >> 64, value >> 48 & 0xFFFF)
+        return cls(
+            value & 0xFFFFFFFF,
+            value >> 32 & 0xFFFF,
+            value >> 64 & (1 << 40) - 1,
+            value >> 48 & 0xFFFF,
+            value >> 104,
+        )
 
 
 @dataclass
@@ -313,6 +335,7 @@ class Pending:
     pages: list[Any]
     delivery: int
     index: int
+    trigger: int
     expected: int | None
     actual: int
 
@@ -329,16 +352,19 @@ class Pipeline:
         return self.specs.get(domain) or _DEFAULT_SPEC
 
     # -- commands ---------------------------------------------------------------------
-    def execute(self, command: Any, delivery: int = 0, index: int = 0) -> Outcome:
+    def execute(self, command: Any, delivery: int = 0, index: int = 0, trigger: int = 0) -> Outcome:
         """Run one command through the pipeline and return this attempt's outcome.
 
         ``delivery`` and ``index`` say which delivery sent it and at which emission index,
         so a dedupe hit on an entry stored by another command of the same delivery can be
-        told apart (a collision)."""
-        prepared = self.prepare(command, delivery, index)
+        told apart (a collision); ``trigger`` identifies the trigger event, so a hit on an
+        entry another trigger stored is one too."""
+        prepared = self.prepare(command, delivery, index, trigger)
         return prepared if isinstance(prepared, Outcome) else self.commit(prepared)
 
-    def prepare(self, command: Any, delivery: int = 0, index: int = 0) -> Outcome | Pending:
+    def prepare(
+        self, command: Any, delivery: int = 0, index: int = 0, trigger: int = 0
+    ) -> Outcome | Pending:
         """Steps 1-5: validate, dedupe lookup, sequence check, business logic."""
         T = wire.types_pb2
         problem = validate_cover(command.cover) if command.HasField("cover") else "no cover"
@@ -356,7 +382,9 @@ class Pipeline:
             key = source_key(page0.header.angzarr_deferred)
             hit = stream.dedupe.get(key)
             if hit is not None:
-                return self._deduped(stream, command, delivery, index, key, DedupeEntry.unpack(hit))
+                return self._deduped(
+                    stream, command, delivery, index, trigger, key, DedupeEntry.unpack(hit)
+                )
 
         actual = stream.next_sequence
         expected: int | None = None
@@ -395,7 +423,9 @@ class Pipeline:
                 return Outcome(
                     REJECTED, rejected.code, rejected.message, expected=expected, actual=actual
                 )
-        return Pending(stream, command, key, actual, pages, delivery, index, expected, actual)
+        return Pending(
+            stream, command, key, actual, pages, delivery, index, trigger, expected, actual
+        )
 
     def commit(self, pending: Pending) -> Outcome:
         """Step 6: persist the new pages if the head has not moved, tag them for dedupe."""
@@ -431,7 +461,7 @@ class Pipeline:
         stream.extend(new_pages)
         if pending.key is not None:
             stream.dedupe[pending.key] = DedupeEntry(
-                head, len(new_pages), pending.delivery, pending.index
+                head, len(new_pages), pending.delivery, pending.index, pending.trigger
             ).pack()
         stream.applied += 1
         return Outcome(
@@ -448,13 +478,16 @@ class Pipeline:
         command: Any,
         delivery: int,
         index: int,
+        trigger: int,
         key: bytes,
         hit: DedupeEntry,
     ) -> Outcome:
         # The stored events come back under the in-flight command's cover (its correlation
-        # id); business logic does not run and nothing is persisted.
+        # id); business logic does not run and nothing is persisted. A hit on an entry that
+        # another command of this delivery stored, or that another trigger stored, is a
+        # collision: this command is silently dropped.
         stream.deduped += 1
-        collided = hit.delivery == delivery and hit.index != index
+        collided = (hit.delivery == delivery and hit.index != index) or hit.trigger != trigger
         return Outcome(
             DEDUPED,
             events_args=(
@@ -464,6 +497,7 @@ class Pipeline:
             ),
             dedupe=(stream, key),
             collided_with=hit.index if collided else None,
+            collided_delivery=hit.delivery if collided else None,
         )
 
     def _dead_letter(self, command: Any, reason: str, expected: int, actual: int) -> None:

@@ -731,7 +731,7 @@ class SagaHarness:
                 if round_no == 0 and first_round is not None:
                     outcome = first_round[i]
                 else:
-                    outcome = execute(sent[i], work.number, i)
+                    outcome = execute(sent[i], work.number, i, work.trigger_id)
                 attempts[i] += 1
                 last[i] = outcome
                 status = outcome.status
@@ -977,17 +977,31 @@ class SagaHarness:
         )
 
     def _collision(self, work: _Work, index: int, outcome: Outcome) -> None:
-        first = RecordedCommand(work.sent[outcome.collided_with or 0])
         second = RecordedCommand(work.sent[index])
+        if outcome.collided_delivery == work.number:
+            first = RecordedCommand(work.sent[outcome.collided_with or 0])
+            what = (
+                f"commands #{outcome.collided_with} ({first.type_name}) and #{index} "
+                f"({second.type_name}) of one delivery went to the same target root with the "
+                "same deferred source and source_seq"
+            )
+            fix = (
+                "Send one command per target root per trigger, or merge them into one "
+                "multi-page command"
+            )
+        else:
+            what = (
+                f"command #{index} ({second.type_name}) carried the same deferred source and "
+                f"source_seq as command #{outcome.collided_with} of delivery "
+                f"#{outcome.collided_delivery}, which served another trigger"
+            )
+            fix = "Give each trigger its own source_seq (derive it from the trigger)"
         self._add(
             work,
             Finding(
                 "dedupe-collision",
-                f"commands #{outcome.collided_with} ({first.type_name}) and #{index} "
-                f"({second.type_name}) of one delivery went to the same target root with the "
-                "same deferred source and source_seq: angzarr returned the first's events for "
-                "the second, whose business logic never ran. Send one command per target root "
-                "per trigger, or merge them into one multi-page command",
+                f"{what}: angzarr returned the earlier command's events for this one, whose "
+                f"business logic never ran. {fix}",
                 trigger=self._trigger_label(work.trigger),
                 target=stream_label(second.domain, second.root),
                 delivery=work.number,

@@ -28,7 +28,9 @@ from .encode import length_delimited
 __all__ = [
     "HandlerAborted",
     "HandlerResultError",
+    "PMTarget",
     "SagaTarget",
+    "resolve_pm_target",
     "resolve_saga_target",
     "saga_response_bytes",
 ]
@@ -289,6 +291,160 @@ def resolve_saga_target(target: Any) -> SagaTarget:
         f"cannot use {target!r} as a saga: give a callable fn(SagaHandleRequest), an object "
         "with Handle(request, context), an angzarr_client Saga subclass, or a "
         "'package.module:attr' string naming one",
+        code=codes.TARGET_UNSUPPORTED,
+        details={"target": repr(target)[:80]},
+    )
+
+
+# -- process managers ---------------------------------------------------------------------------
+
+
+@dataclass
+class PMTarget:
+    """A resolved process manager: how to call it and what it declares.
+
+    Attributes:
+        name: a readable name for reports.
+        handle: takes ``ProcessManagerHandleRequest`` bytes, returns the raw response.
+        prepare: takes ``ProcessManagerPrepareRequest`` bytes, returns the raw response, or
+            ``None`` when the target has no ``Prepare`` (the legacy two-phase flow).
+        pm_domain: the declared PM domain, if any.
+        sources: declared input domains.
+        output_domains: declared output domains.
+        handled_types: event classes it declares it handles (for storms).
+    """
+
+    name: str
+    handle: Callable[[bytes], Any]
+    prepare: Callable[[bytes], Any] | None = None
+    pm_domain: str | None = None
+    sources: list[str] = field(default_factory=list)
+    output_domains: list[str] = field(default_factory=list)
+    handled_types: list[type] = field(default_factory=list)
+
+    def handle_bytes(self, request_bytes: bytes) -> tuple[Any, bytes]:
+        """Call ``Handle``; return the parsed response (active wire classes) and its bytes."""
+        raw = self.handle(request_bytes)
+        if raw is None:
+            data = b""
+        elif _full_name(raw) == "angzarr.ProcessManagerHandleResponse":
+            data = raw.SerializeToString()
+        else:
+            raise HandlerResultError(
+                f"process manager returned {_describe(raw)}; expected a "
+                "ProcessManagerHandleResponse or None"
+            )
+        return wire.process_manager_pb2.ProcessManagerHandleResponse.FromString(data), data
+
+    def prepare_covers(self, request_bytes: bytes) -> list[Any]:
+        """Call ``Prepare``; return the destination covers (active wire classes)."""
+        if self.prepare is None:
+            raise TargetError(
+                f"{self.name} has no Prepare: the legacy two-phase flow (prepare=True) needs a "
+                "servicer with Prepare(request, context) or an angzarr_client ProcessManager",
+                code=codes.TARGET_UNSUPPORTED,
+            )
+        raw = self.prepare(request_bytes)
+        if raw is None:
+            return []
+        if _full_name(raw) != "angzarr.ProcessManagerPrepareResponse":
+            raise HandlerResultError(
+                f"Prepare returned {_describe(raw)}; expected a ProcessManagerPrepareResponse"
+            )
+        parsed = wire.process_manager_pb2.ProcessManagerPrepareResponse.FromString(
+            raw.SerializeToString()
+        )
+        return list(parsed.destinations)
+
+
+def _is_sdk_pm_class(obj: Any) -> bool:
+    return (
+        inspect.isclass(obj)
+        and hasattr(obj, "_input_domains")
+        and callable(getattr(obj, "handle", None))
+        and callable(getattr(obj, "prepare_destinations", None))
+        and any(base.__module__.startswith("angzarr_client") for base in obj.__mro__)
+    )
+
+
+def _pm_servicer_calls(servicer: Any) -> tuple[Callable[[bytes], Any], Callable | None]:
+    PM = wire.process_manager_pb2
+
+    def invoke(method: Any, request: Any) -> Any:
+        context = _ServicerContext()
+        result = method(request, context)
+        if context.code is not None and _status_name(context.code) not in ("OK", "0"):
+            raise HandlerAborted(_status_name(context.code), context.details)
+        return result
+
+    def handle(data: bytes) -> Any:
+        return invoke(servicer.Handle, PM.ProcessManagerHandleRequest.FromString(data))
+
+    prepare_method = getattr(servicer, "Prepare", None)
+    prepare = None
+    if callable(prepare_method):
+
+        def prepare(data: bytes) -> Any:
+            return invoke(prepare_method, PM.ProcessManagerPrepareRequest.FromString(data))
+
+    return handle, prepare
+
+
+def resolve_pm_target(target: Any) -> PMTarget:
+    """Resolve any supported process-manager target form into a :class:`PMTarget`:
+    a callable ``fn(ProcessManagerHandleRequest)``, a servicer with ``Handle`` (and
+    ``Prepare``), an ``angzarr_client`` ``ProcessManager`` subclass, or a
+    ``"package.module:attr"`` string naming one."""
+    if isinstance(target, PMTarget):
+        return target
+    if isinstance(target, str):
+        if "://" in target:
+            raise TargetError(
+                f"target {target!r} looks like a network address; network targets are not "
+                "supported yet, give a 'package.module:attr' string or the object itself",
+                code=codes.TARGET_UNSUPPORTED,
+                details={"target": target},
+            )
+        resolved = resolve_pm_target(_import_target(target))
+        resolved.name = target
+        return resolved
+    if _is_sdk_pm_class(target) or _is_sdk_pm_class(type(target)):
+        cls = target if inspect.isclass(target) else type(target)
+        if wire.MODE != "angzarr_client":
+            raise TargetError(
+                f"{cls.__name__} is an angzarr_client ProcessManager, but the kit runs in the "
+                "bundled wire mode; unset ANGZARR_TESTKIT_WIRE so the kit uses the SDK's classes",
+                code=codes.TARGET_UNSUPPORTED,
+                details={"target": cls.__name__},
+            )
+        from angzarr_client.process_manager_handler import ProcessManagerHandler
+
+        handle, prepare = _pm_servicer_calls(ProcessManagerHandler(cls))
+        table = getattr(cls, "_dispatch_table", {})
+        outputs = [entry[3] for entry in table.values() if len(entry) > 3 and entry[3]]
+        return PMTarget(
+            name=getattr(cls, "name", cls.__name__),
+            handle=handle,
+            prepare=prepare,
+            pm_domain=getattr(cls, "_domain", None) or getattr(cls, "name", None),
+            sources=list(getattr(cls, "_input_domains", {})),
+            output_domains=list(dict.fromkeys(outputs)),
+            handled_types=[entry[1] for entry in table.values()],
+        )
+    if callable(getattr(target, "Handle", None)) and not inspect.isclass(target):
+        handle, prepare = _pm_servicer_calls(target)
+        return PMTarget(name=type(target).__name__, handle=handle, prepare=prepare)
+    if callable(target) and not inspect.isclass(target):
+
+        def call(data: bytes) -> Any:
+            return target(wire.process_manager_pb2.ProcessManagerHandleRequest.FromString(data))
+
+        return PMTarget(name=getattr(target, "__qualname__", type(target).__name__), handle=call)
+    raise TargetError(
+        f"cannot use {target!r} as a process manager: give a callable "
+        "fn(ProcessManagerHandleRequest), an object with Handle(request, context) (and "
+        "Prepare), an angzarr_client ProcessManager subclass, or a 'package.module:attr' "
+        "string naming one",
         code=codes.TARGET_UNSUPPORTED,
         details={"target": repr(target)[:80]},
     )

@@ -637,13 +637,13 @@ class _Engine:
         round_a: list[Outcome] = []
         round_b: list[Outcome] = []
         for i in range(n):
-            pa = pipeline.prepare(first.sent[i], first.number, i)
-            pb = pipeline.prepare(second.sent[i], second.number, i)
+            pa = pipeline.prepare(first.sent[i], first.number, i, first.trigger_id)
+            pb = pipeline.prepare(second.sent[i], second.number, i, second.trigger_id)
             round_a.append(pipeline.commit(pa) if isinstance(pa, Pending) else pa)
             round_b.append(pipeline.commit(pb) if isinstance(pb, Pending) else pb)
         for work, first_round in ((first, round_a), (second, round_b)):
             for i in range(n, len(work.sent)):
-                first_round.append(pipeline.execute(work.sent[i], work.number, i))
+                first_round.append(pipeline.execute(work.sent[i], work.number, i, work.trigger_id))
             h._execute(work, first_round=first_round)
 
     # -- the end --------------------------------------------------------------------------
