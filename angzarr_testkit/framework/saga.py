@@ -336,8 +336,10 @@ class _Work:
         "keys",
         "number",
         "outcomes",
+        "pm_source",
         "seqs",
         "sent",
+        "skipped",
         "trigger",
         "trigger_id",
         "virtual_time",
@@ -356,6 +358,8 @@ class _Work:
         self.outcomes: list[Outcome] = []
         self.findings: list[Finding] = []
         self.virtual_time = 0.0
+        self.skipped = False
+        self.pm_source: tuple[Any, int] | None = None
 
 
 class SagaHarness:
@@ -394,10 +398,10 @@ class SagaHarness:
                 f"{output_domains!r}; write output_domains=[{output_domains!r}]",
                 details={"output_domains": output_domains},
             )
-        self.target: SagaTarget = resolve_saga_target(saga)
+        self.target: SagaTarget = self._resolve(saga)
         self.profile = profile
         self.max_retries = check_sequence_arg(max_retries, "max_retries")
-        self.source_domain = source_domain or self.target.source_domain
+        self.source_domain = source_domain or getattr(self.target, "source_domain", None)
         if self.source_domain is not None:
             validate_domain(self.source_domain, "source_domain")
         domains = list(output_domains if output_domains is not None else self.target.output_domains)
@@ -419,6 +423,12 @@ class SagaHarness:
         self._unresolved: dict[int, tuple[Any, Any, list[int]]] = {}
         # trigger id -> (first delivery number, output digest, first Delivery if recorded)
         self._outputs: dict[int, tuple[int, int, Delivery | None] | int] = {}
+
+    #: a handler error acks the trigger (sagas); process managers nack and requeue it
+    requeue_on_error = False
+
+    def _resolve(self, target: Any) -> Any:
+        return resolve_saga_target(target)
 
     # -- givens -------------------------------------------------------------------------
     def given_destination(
@@ -837,9 +847,6 @@ class SagaHarness:
     def _check_sent(self, work: _Work) -> None:
         """Per sent command: its logical key, and the unstamped / provenance checks."""
         trigger = work.trigger
-        t_cover = trigger.cover
-        t_domain, t_root, t_edition = t_cover.domain, t_cover.root.value, edition_name(t_cover)
-        t_seqs = {p.header.sequence for p in trigger.pages}
         keys = []
         seen: dict[int, int] = {}
         for i, command in enumerate(work.sent):
@@ -870,15 +877,19 @@ class SagaHarness:
                 self._unstamped(work, i)
             elif kind == "angzarr_deferred":
                 deferred = pages[0].header.angzarr_deferred
-                src = deferred.source
-                if (
-                    src.domain != t_domain
-                    or src.root.value != t_root
-                    or edition_name(src) != t_edition
-                    or deferred.source_seq not in t_seqs
-                ):
-                    self._invalid_provenance(work, i, deferred, t_seqs)
+                if not self._provenance_ok(work, deferred):
+                    self._invalid_provenance(work, i, deferred)
         work.keys = keys
+
+    def _provenance_ok(self, work: _Work, deferred: Any) -> bool:
+        """Whether a deferred header identifies the trigger (source cover and a page seq)."""
+        t_cover, src = work.trigger.cover, deferred.source
+        return (
+            src.domain == t_cover.domain
+            and src.root.value == t_cover.root.value
+            and edition_name(src) == edition_name(t_cover)
+            and any(p.header.sequence == deferred.source_seq for p in work.trigger.pages)
+        )
 
     def _unstamped(self, work: _Work, index: int) -> None:
         rc = RecordedCommand(work.sent[index])
@@ -895,8 +906,9 @@ class SagaHarness:
             ),
         )
 
-    def _invalid_provenance(self, work: _Work, index: int, deferred: Any, t_seqs: set) -> None:
+    def _invalid_provenance(self, work: _Work, index: int, deferred: Any) -> None:
         t_cover = work.trigger.cover
+        t_seqs = {p.header.sequence for p in work.trigger.pages}
         rc = RecordedCommand(work.sent[index])
         src = deferred.source
         problems = []
@@ -1009,9 +1021,12 @@ class SagaHarness:
             ),
         )
 
-    def _check_determinism(self, work: _Work, response: Any, response_bytes: bytes) -> None:
-        """Compare this delivery's output with the first delivery of the same trigger, after
-        setting aside explicit sequences taken from the (fresh) map."""
+    def _check_determinism(
+        self, work: _Work, response: Any, response_bytes: bytes, key: int | None = None
+    ) -> None:
+        """Compare this delivery's output with the first delivery of the same trigger (and,
+        for process managers, the same state: ``key``), after setting aside explicit
+        sequences taken from the (fresh) map."""
         seqs = work.seqs
         normalized = None
         for c_index, command in enumerate(response.commands):
@@ -1025,15 +1040,16 @@ class SagaHarness:
                     and page.header.sequence == expected
                 ):
                     if normalized is None:
-                        normalized = wire.saga_pb2.SagaResponse.FromString(response_bytes)
+                        normalized = type(response).FromString(response_bytes)
                     marker = normalized.commands[c_index].pages[p_index].header
                     marker.external_deferred.external_id = "\x00stamped-from-map"
         digest = hash(response_bytes if normalized is None else normalized.SerializeToString())
         digest &= _MASK64
-        first = self._outputs.get(work.trigger_id)
+        key = work.trigger_id if key is None else key
+        first = self._outputs.get(key)
         if first is None:
             # Without records (storms) one int per trigger: digest and delivery number.
-            self._outputs[work.trigger_id] = (
+            self._outputs[key] = (
                 (work.number, digest, work.delivery) if self.record else digest << 40 | work.number
             )
             return
@@ -1045,7 +1061,8 @@ class SagaHarness:
             return
         mine = [RecordedCommand(c).describe() for c in response.commands]
         mine += [
-            f"fact to {stream_label(f.cover.domain, f.cover.root.value)}" for f in response.events
+            f"fact to {stream_label(f.cover.domain, f.cover.root.value)}"
+            for f in _facts_of(response)
         ]
         if first_delivery is not None:
             theirs = [c.describe() for c in first_delivery.commands]
@@ -1176,6 +1193,13 @@ class SagaHarness:
             trigger.cover.domain, trigger.cover.root.value, edition_name(trigger.cover)
         )
         return f"{label}{at} {types}".rstrip()
+
+
+def _facts_of(response: Any) -> Any:
+    """The facts of a ``SagaResponse`` (``events``) or a PM response (``facts``)."""
+    if response.DESCRIPTOR.name == "ProcessManagerHandleResponse":
+        return response.facts
+    return response.events
 
 
 def _copy_edition(cover: Any, trigger_cover: Any) -> None:

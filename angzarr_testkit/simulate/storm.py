@@ -182,14 +182,38 @@ class Storm:
         progress: bool | None = None,
         setup: Callable[[SagaHarness], Any] | None = None,
         max_retries: int = 10,
+        kind: str | None = None,
+        pm_domain: str | None = None,
+        sources: Sequence[str] | None = None,
+        prepare: bool = False,
     ) -> None:
         self.saga = saga
-        self.harness_options = dict(
-            source_domain=source_domain,
-            output_domains=list(output_domains) if output_domains is not None else None,
-            profile=profile,
-            max_retries=max_retries,
-        )
+        if kind is None:
+            kind = "process-manager" if (pm_domain or sources or _is_pm(saga)) else "saga"
+        if kind not in ("saga", "process-manager"):
+            raise ConfigurationError(
+                f"kind must be 'saga' or 'process-manager', got {kind!r}", details={"kind": kind}
+            )
+        self.kind = kind
+        outputs = list(output_domains) if output_domains is not None else None
+        if kind == "saga":
+            self.harness_options: dict[str, Any] = dict(
+                source_domain=source_domain,
+                output_domains=outputs,
+                profile=profile,
+                max_retries=max_retries,
+            )
+        else:
+            self.harness_options = dict(
+                pm_domain=pm_domain,
+                sources=list(sources)
+                if sources is not None
+                else ([source_domain] if source_domain else None),
+                output_domains=outputs,
+                profile=profile,
+                prepare=prepare,
+                delivery_limit=(faults.delivery_limit if faults is not None else 20),
+            )
         self.events = check_sequence_arg(events, "events")
         self.roots = check_sequence_arg(roots, "roots")
         if self.roots < 1:
@@ -294,6 +318,10 @@ class Storm:
                 progress=False,
                 setup=setup,
                 max_retries=header.get("max_retries", 10),
+                kind=header.get("kind", "saga"),
+                pm_domain=header.get("pm_domain"),
+                sources=header.get("sources"),
+                prepare=header.get("prepare", False),
             )
         except KeyError as exc:
             raise ConfigurationError(
@@ -304,7 +332,14 @@ class Storm:
 
     # -- internals ------------------------------------------------------------------------
     def _new_harness(self) -> SagaHarness:
-        harness = SagaHarness(self.saga, record=False, **self.harness_options)
+        if self.kind == "process-manager":
+            from ..framework.pm import ProcessManagerHarness
+
+            harness: SagaHarness = ProcessManagerHarness(
+                self.saga, record=False, **self.harness_options
+            )
+        else:
+            harness = SagaHarness(self.saga, record=False, **self.harness_options)
         if self.setup is not None:
             self.setup(harness)
         return harness
@@ -325,7 +360,23 @@ class Storm:
             "require": self.require,
             "concurrency": self.concurrency,
             "max_retries": harness.max_retries,
+            "kind": self.kind,
+            "pm_domain": getattr(harness, "pm_domain", None),
+            "sources": getattr(harness, "sources", None),
+            "prepare": getattr(harness, "prepare", False),
         }
+
+
+def _is_pm(target: Any) -> bool:
+    """Whether a target is an angzarr_client ProcessManager (class, instance or string)."""
+    from ..framework.targets import _import_target, _is_sdk_pm_class
+
+    if isinstance(target, str) and ":" in target and "://" not in target:
+        try:
+            target = _import_target(target)
+        except Exception:  # the harness reports bad targets with a clear error
+            return False
+    return _is_sdk_pm_class(target) or _is_sdk_pm_class(type(target))
 
 
 def _json_str(value: str | None) -> str:
@@ -376,19 +427,23 @@ class _Engine:
     def run_random(self, source: Callable[[random.Random, int], Any], domain: str) -> StormReport:
         storm, rng, faults = self.storm, self.rng, self.faults
         self.writer.line(storm.header(self.h))
-        heads = [0] * storm.roots
-        roots: dict[int, tuple[bytes, str]] = {}  # r -> (cover bytes, root text)
+        heads: dict[tuple[str, int], int] = {}
+        roots: dict[tuple[str, int], tuple[bytes, str]] = {}  # -> (cover bytes, root text)
         published = 0
         total = storm.events
         progress = self._progress(total)
         while published < total or self.queue:
             while published < total and len(self.queue) < _WINDOW:
                 event = source(rng, published)
+                event_domain = domain
+                if isinstance(event, tuple):  # (domain, event): process managers' sources
+                    event_domain, event = event
                 r = rng.randrange(storm.roots)
-                root = roots.get(r)
+                key = (event_domain, r)
+                root = roots.get(key)
                 if root is None:
-                    root = roots[r] = self._root(domain, r)
-                book = self._book(event, root[0], heads, r, published)
+                    root = roots[key] = self._root(event_domain, r)
+                book = self._book(event, root[0], heads, key, published)
                 self._publish(published, book, rng.random() < faults.duplicate, root[1])
                 published += 1
             message = self._pick()
@@ -423,12 +478,22 @@ class _Engine:
     # -- the bus ------------------------------------------------------------------------
     @staticmethod
     def _root(domain: str, r: int) -> tuple[bytes, str]:
+        # Every root r of every domain shares one correlation id (a UUID, so a process
+        # manager's state root is the workflow's): root r is one workflow.
         T = wire.types_pb2
         root = uuid_for(f"{domain}-root-{r}")
-        cover = T.Cover(domain=domain, root=T.UUID(value=root), correlation_id=f"storm-{r}")
+        correlation_id = root_str(uuid_for(f"storm-workflow-{r}"))
+        cover = T.Cover(domain=domain, root=T.UUID(value=root), correlation_id=correlation_id)
         return cover.SerializeToString(), root_str(root)
 
-    def _book(self, event: Any, cover: bytes, heads: list[int], r: int, i: int) -> bytes:
+    def _book(
+        self,
+        event: Any,
+        cover: bytes,
+        heads: dict[tuple[str, int], int],
+        key: tuple[str, int],
+        i: int,
+    ) -> bytes:
         descriptor = getattr(event, "DESCRIPTOR", None)
         name = getattr(descriptor, "full_name", None)
         if name == "angzarr.EventBook":
@@ -436,11 +501,11 @@ class _Engine:
         if name is None:
             raise ConfigurationError(
                 f"event_source returned {type(event).__name__} for event {i}; return a protobuf "
-                "event message or an angzarr EventBook",
+                "event message, a (domain, event) pair or an angzarr EventBook",
                 details={"index": str(i)},
             )
-        seq = heads[r]
-        heads[r] = seq + 1
+        seq = heads.get(key, 0)
+        heads[key] = seq + 1
         return event_book_bytes(cover, seq, wire.TYPE_URL_PREFIX + name, event.SerializeToString())
 
     def _publish(self, msg_id: int, book: bytes, duplicate: bool, root_label: str) -> None:
@@ -579,6 +644,8 @@ class _Engine:
                 if fault == "crash-before-ack":
                     self.coverage["crash-before-ack"] += 1
                     settle = self._requeue(message)
+                elif work.error is not None and h.requeue_on_error:
+                    settle = self._requeue(message)  # a PM handler error: nack + requeue
                 else:
                     settle = self._ack()
         self._count_outcomes(outcomes)

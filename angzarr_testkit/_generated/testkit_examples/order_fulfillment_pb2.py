@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(testkit_examples/order_fulfillment.proto\x12\x16testkit_examples.order\"\x84\x01\n\x0cOrderCreated\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x0b\n\x03sku\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\r\x12\x14\n\x0c\x61mount_cents\x18\x05 \x01(\x04\x12\x18\n\x10shipping_address\x18\x06 \x01(\t\"2\n\x0eOrderCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"D\n\x11InventoryReserved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\r\"3\n\x12InventoryRestocked\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\r\"Y\n\x12ReservationRefused\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x11\n\trequested\x18\x03 \x01(\r\x12\x11\n\tavailable\x18\x04 \x01(\r\"8\n\x0ePaymentCharged\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x02 \x01(\x04\"2\n\x0cOrderShipped\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08tracking\x18\x02 \x01(\t\"C\n\x10ReserveInventory\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\r\"C\n\x10ReleaseInventory\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\r\"L\n\rChargePayment\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x04\".\n\tShipOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"1\n\x10RestockInventory\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\r\"%\n\x04Line\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\r\"\x98\x02\n\tLineItems\x12+\n\x05lines\x18\x01 \x03(\x0b\x32\x1c.testkit_examples.order.Line\x12\x39\n\x04tags\x18\x02 \x03(\x0b\x32+.testkit_examples.order.LineItems.TagsEntry\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12\x0e\n\x04\x62lob\x18\x04 \x01(\x0cH\x00\x12\x32\n\x08priority\x18\x05 \x01(\x0e\x32 .testkit_examples.order.Priority\x12\x11\n\x04memo\x18\x06 \x01(\tH\x01\x88\x01\x01\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x42\x06\n\x04noteB\x07\n\x05_memo*^\n\x08Priority\x12\x18\n\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cPRIORITY_LOW\x10\x01\x12\x13\n\x0fPRIORITY_NORMAL\x10\x02\x12\x11\n\rPRIORITY_HIGH\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(testkit_examples/order_fulfillment.proto\x12\x16testkit_examples.order\"\x84\x01\n\x0cOrderCreated\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x0b\n\x03sku\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\r\x12\x14\n\x0c\x61mount_cents\x18\x05 \x01(\x04\x12\x18\n\x10shipping_address\x18\x06 \x01(\t\"2\n\x0eOrderCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"D\n\x11InventoryReserved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\r\"3\n\x12InventoryRestocked\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\r\"Y\n\x12ReservationRefused\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x11\n\trequested\x18\x03 \x01(\r\x12\x11\n\tavailable\x18\x04 \x01(\r\"8\n\x0ePaymentCharged\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x02 \x01(\x04\"2\n\x0cOrderShipped\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08tracking\x18\x02 \x01(\t\"C\n\x10ReserveInventory\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\r\"C\n\x10ReleaseInventory\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\r\"L\n\rChargePayment\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x04\".\n\tShipOrder\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"1\n\x10RestockInventory\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\r\"&\n\x12\x46ulfillmentStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\"%\n\x11ShipmentRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\"%\n\x04Line\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\r\"\x98\x02\n\tLineItems\x12+\n\x05lines\x18\x01 \x03(\x0b\x32\x1c.testkit_examples.order.Line\x12\x39\n\x04tags\x18\x02 \x03(\x0b\x32+.testkit_examples.order.LineItems.TagsEntry\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12\x0e\n\x04\x62lob\x18\x04 \x01(\x0cH\x00\x12\x32\n\x08priority\x18\x05 \x01(\x0e\x32 .testkit_examples.order.Priority\x12\x11\n\x04memo\x18\x06 \x01(\tH\x01\x88\x01\x01\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x42\x06\n\x04noteB\x07\n\x05_memo*^\n\x08Priority\x12\x18\n\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cPRIORITY_LOW\x10\x01\x12\x13\n\x0fPRIORITY_NORMAL\x10\x02\x12\x11\n\rPRIORITY_HIGH\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LINEITEMS_TAGSENTRY']._loaded_options = None
   _globals['_LINEITEMS_TAGSENTRY']._serialized_options = b'8\001'
-  _globals['_PRIORITY']._serialized_start=1216
-  _globals['_PRIORITY']._serialized_end=1310
+  _globals['_PRIORITY']._serialized_start=1295
+  _globals['_PRIORITY']._serialized_end=1389
   _globals['_ORDERCREATED']._serialized_start=69
   _globals['_ORDERCREATED']._serialized_end=201
   _globals['_ORDERCANCELLED']._serialized_start=203
@@ -59,10 +59,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SHIPORDER']._serialized_end=841
   _globals['_RESTOCKINVENTORY']._serialized_start=843
   _globals['_RESTOCKINVENTORY']._serialized_end=892
-  _globals['_LINE']._serialized_start=894
-  _globals['_LINE']._serialized_end=931
-  _globals['_LINEITEMS']._serialized_start=934
-  _globals['_LINEITEMS']._serialized_end=1214
-  _globals['_LINEITEMS_TAGSENTRY']._serialized_start=1154
-  _globals['_LINEITEMS_TAGSENTRY']._serialized_end=1197
+  _globals['_FULFILLMENTSTARTED']._serialized_start=894
+  _globals['_FULFILLMENTSTARTED']._serialized_end=932
+  _globals['_SHIPMENTREQUESTED']._serialized_start=934
+  _globals['_SHIPMENTREQUESTED']._serialized_end=971
+  _globals['_LINE']._serialized_start=973
+  _globals['_LINE']._serialized_end=1010
+  _globals['_LINEITEMS']._serialized_start=1013
+  _globals['_LINEITEMS']._serialized_end=1293
+  _globals['_LINEITEMS_TAGSENTRY']._serialized_start=1233
+  _globals['_LINEITEMS_TAGSENTRY']._serialized_end=1276
 # @@protoc_insertion_point(module_scope)

@@ -133,6 +133,18 @@ class RestockInventory(_message.Message):
     quantity: int
     def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
 
+class FulfillmentStarted(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+
+class ShipmentRequested(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+
 class Line(_message.Message):
     __slots__ = ("sku", "quantity")
     SKU_FIELD_NUMBER: _ClassVar[int]

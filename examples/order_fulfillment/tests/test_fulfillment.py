@@ -31,7 +31,7 @@ def test_redelivered_order_is_deduplicated(saga_harness):
     h.redeliver(d, times=20)
     inventory = h.aggregate("inventory", sku_root("sku-red"))
     assert inventory.applied == 1 and inventory.deduped == 20
-    # the saga_harness fixture fails the test at teardown on any error finding
+    # the saga_harness fixture fails the test on any error finding
 
 
 def test_inventory_refuses_to_oversell(saga_harness):

@@ -1,0 +1,470 @@
+"""The process-manager harness: a fake angzarr PM coordinator.
+
+A process manager is keyed by correlation id: its state is the PM domain's stream for the
+trigger's correlation id. Per delivery (DESIGN.md section 3, "Process managers") the
+coordinator skips triggers without a correlation id, passes the state (and, in the legacy
+two-phase flow, a map built from ``Prepare``'s destinations) to ``Handle``, persists the
+returned process events to the PM stream before sending the commands, stamps the commands'
+provenance (``angzarr_deferred{source = PM domain / root from the correlation id, source_seq =
+highest PM event sequence}``) and sends each command once. A handler that raises is nacked and
+requeued until the delivery limit, then dead-lettered.
+
+The oracle adds PM checks to the saga ones: a trigger whose process events are persisted twice
+(PM state double-apply), and commands that repeat one already applied for an earlier trigger
+of the same workflow (history re-triggering).
+"""
+
+from __future__ import annotations
+
+import traceback as tb
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from .. import wire
+from ..errors import ConfigurationError, InvalidArgumentError, codes
+from .aggregate import Stream, edition_name, stream_label
+from .findings import Finding
+from .saga import AggregateView, Delivery, RecordedCommand, SagaHarness, _copy_edition, _Work
+from .targets import PMTarget, resolve_pm_target
+
+__all__ = ["PMDelivery", "ProcessManagerHarness", "pm_root"]
+
+NIL_ROOT = bytes(16)
+
+
+def pm_root(correlation_id: str) -> bytes:
+    """The PM's root for a correlation id: the UUID it spells, else the nil UUID."""
+    try:
+        return uuid.UUID(correlation_id).bytes
+    except (ValueError, AttributeError, TypeError):
+        return NIL_ROOT
+
+
+class PMDelivery(Delivery):
+    """A process-manager delivery: a :class:`Delivery` plus the PM's own output.
+
+    Attributes:
+        process_events: the process events persisted to the PM stream (with sequences).
+        skipped: the trigger had no correlation id, so angzarr did not call the PM.
+        attempts: how many times the trigger was delivered (requeues after handler errors).
+        prepared: the destinations ``Prepare`` declared (legacy two-phase flow).
+    """
+
+    process_events: list[Any]
+    skipped: bool
+    attempts: int
+    prepared: list[Any]
+
+    def command(self, domain: str) -> RecordedCommand:
+        if self.skipped:
+            raise AssertionError(
+                f"delivery #{self.number} was skipped: its trigger has no correlation id, and "
+                "angzarr only runs process managers for correlated triggers"
+            )
+        return super().command(domain)
+
+
+def _pm_delivery(number: int, trigger: Any, redelivered: bool, **kw: Any) -> PMDelivery:
+    d = PMDelivery(number, trigger, redelivered, **kw)
+    d.process_events, d.skipped, d.attempts, d.prepared = [], False, 1, []
+    return d
+
+
+class ProcessManagerHarness(SagaHarness):
+    """Drive a real process manager through a fake angzarr coordinator.
+
+    Args:
+        pm: the target (a callable ``fn(ProcessManagerHandleRequest)``, a servicer with
+            ``Handle`` (and ``Prepare``), an angzarr_client ``ProcessManager`` subclass, or a
+            ``"package.module:attr"`` string).
+        pm_domain: the PM's own domain (its state stream's domain).
+        sources: the domains it takes triggers from (the first is ``deliver``'s default).
+        output_domains: domains the framework supplies sequences for.
+        profile: ``"sequence-map"`` or ``"deferred-rewrite"`` (commands get the PM's
+            provenance header).
+        prepare: the legacy two-phase flow: call ``Prepare`` and fill the map from the
+            destinations it declares.
+        delivery_limit: deliveries of a trigger whose handler keeps raising before it is
+            dead-lettered.
+        record: keep :class:`PMDelivery` records (storms turn it off).
+    """
+
+    requeue_on_error = True  # a PM handler error is a nack with requeue (storms read this)
+
+    def __init__(
+        self,
+        pm: Any,
+        *,
+        pm_domain: str | None = None,
+        sources: Sequence[str] | None = None,
+        output_domains: Sequence[str] | None = None,
+        profile: str = "sequence-map",
+        prepare: bool = False,
+        delivery_limit: int = 20,
+        record: bool = True,
+    ) -> None:
+        target = resolve_pm_target(pm)
+        if isinstance(sources, str):
+            raise ConfigurationError(
+                f"sources must be a list of domain names, got the string {sources!r}; write "
+                f"sources=[{sources!r}]"
+            )
+        self.sources = list(sources if sources is not None else target.sources)
+        super().__init__(
+            target,
+            source_domain=self.sources[0] if self.sources else None,
+            output_domains=output_domains if output_domains is not None else target.output_domains,
+            profile=profile,
+            max_retries=0,  # PM commands are sent once each
+            record=record,
+        )
+        self.pm_target: PMTarget = target
+        domain = pm_domain or target.pm_domain
+        if domain is None:
+            raise ConfigurationError(
+                "the PM's domain is unknown: give ProcessManagerHarness(pm_domain=...)",
+                code=codes.UNKNOWN_DOMAIN,
+            )
+        from .saga import validate_domain
+
+        self.pm_domain = validate_domain(domain, "pm_domain")
+        for source in self.sources:
+            validate_domain(source, "source domain")
+        self.prepare = bool(prepare)
+        if self.prepare and target.prepare is None:
+            raise ConfigurationError(
+                f"prepare=True needs a Prepare method, and {target.name} has none: give a "
+                "servicer with Prepare(request, context) or an angzarr_client ProcessManager",
+                code=codes.TARGET_UNSUPPORTED,
+            )
+        if (
+            isinstance(delivery_limit, bool)
+            or not isinstance(delivery_limit, int)
+            or (delivery_limit < 1)
+        ):
+            raise ConfigurationError(f"delivery_limit must be an int >= 1, got {delivery_limit!r}")
+        self.delivery_limit = delivery_limit
+        self._pm_streams: dict[str, Stream] = {}
+        self._state_applied: dict[int, int] = {}  # trigger id -> delivery that persisted
+        self._workflow_commands: dict[tuple[str, int], int] = {}  # (corr, content) -> trigger
+
+    def _resolve(self, target: Any) -> Any:
+        return target  # already a PMTarget
+
+    # -- public ---------------------------------------------------------------------------
+    def deliver(  # type: ignore[override]
+        self,
+        event: Any,
+        *,
+        domain: str | None = None,
+        root: bytes | None = None,
+        correlation_id: str = "",
+        sequence: int | None = None,
+        edition: str | None = None,
+    ) -> PMDelivery:
+        """Deliver a trigger from ``domain`` (default: the first source) to the PM.
+
+        A PM handler that raises is requeued and delivered again until ``delivery_limit``,
+        then dead-lettered (``handler-error`` + ``dead-lettered``)."""
+        if domain is not None and self.sources and domain not in self.sources:
+            raise InvalidArgumentError(
+                f"domain '{domain}' is not one of the PM's sources {self.sources}; add it to "
+                "sources=[...]",
+                code=codes.UNKNOWN_DOMAIN,
+                details={"domain": domain},
+            )
+        return super().deliver(
+            event,
+            root=root,
+            correlation_id=correlation_id,
+            sequence=sequence,
+            edition=edition,
+            domain=domain,
+        )
+
+    def state(self, correlation_id: str) -> AggregateView:
+        """The PM's stream for ``correlation_id`` (empty for a workflow never started)."""
+        stream = self._pm_streams.get(correlation_id) or Stream(
+            self.pm_domain, pm_root(correlation_id)
+        )
+        return AggregateView(
+            self.pm_domain,
+            stream.root,
+            "",
+            stream.pages,
+            stream.next_sequence,
+            stream.applied,
+            stream.deduped,
+        )
+
+    # -- the coordinator --------------------------------------------------------------------
+    def _run(self, trigger_bytes: bytes, *, redelivered: bool) -> Delivery:
+        attempts = 0
+        while True:
+            attempts += 1
+            work = self._handle(trigger_bytes, redelivered or attempts > 1)
+            if work.error is None:
+                self._execute(work)
+                break
+            if attempts >= self.delivery_limit:
+                self._poisoned(work, attempts)
+                break
+        delivery = work.delivery
+        assert isinstance(delivery, PMDelivery)
+        delivery.attempts = attempts
+        return delivery
+
+    def _poisoned(self, work: _Work, attempts: int) -> None:
+        self._add(
+            work,
+            Finding(
+                "dead-lettered",
+                f"the trigger was dead-lettered after {attempts} deliveries: the process "
+                "manager raised every time (a poison message); nothing it would have done "
+                "happened",
+                trigger=self._trigger_label(work.trigger),
+                delivery=work.number,
+                details={"deliveries": str(attempts)},
+            ),
+        )
+
+    def _handle(
+        self,
+        trigger_bytes: bytes,
+        redelivered: bool,
+        trigger_id: int | None = None,
+        trigger: Any = None,
+    ) -> _Work:
+        T, PM = wire.types_pb2, wire.process_manager_pb2
+        if trigger is None:
+            trigger = T.EventBook.FromString(trigger_bytes)
+        if trigger_id is None:
+            trigger_id = self._trigger_ids.setdefault(
+                self._trigger_key(trigger), len(self._trigger_ids)
+            )
+        self._count += 1
+        work = _Work(self._count, trigger, trigger_id, {})
+        delivery = None
+        if self.record:
+            delivery = work.delivery = _pm_delivery(
+                work.number,
+                trigger,
+                redelivered,
+                findings=work.findings,
+                _trigger_bytes=trigger_bytes,
+            )
+            self.deliveries.append(delivery)
+        correlation_id = trigger.cover.correlation_id
+        if not correlation_id:
+            work.skipped = True
+            if delivery is not None:
+                delivery.skipped = True
+            return work
+        state = self._pm_stream(correlation_id)
+        state_book = state.book(self._pm_cover(correlation_id))
+        try:
+            if self.prepare:
+                covers = self.pm_target.prepare_covers(
+                    PM.ProcessManagerPrepareRequest(
+                        trigger=trigger, process_state=state_book
+                    ).SerializeToString()
+                )
+                if delivery is not None:
+                    delivery.prepared = covers
+                work.seqs = self._prepared_sequences(covers)
+            else:
+                work.seqs = self._sequence_map()
+            request = PM.ProcessManagerHandleRequest(
+                trigger=trigger, process_state=state_book, destination_sequences=work.seqs
+            )
+            request_bytes = request.SerializeToString()
+            if delivery is not None:
+                delivery.request = PM.ProcessManagerHandleRequest.FromString(request_bytes)
+            response, response_bytes = self.pm_target.handle_bytes(request_bytes)
+        except Exception as exc:  # nack + requeue: the caller redelivers
+            work.error = exc
+            if delivery is not None:
+                delivery.error = exc
+            self._handler_failed(work, exc)
+            return work
+        if delivery is not None:
+            returned = PM.ProcessManagerHandleResponse.FromString(response_bytes)
+            delivery.commands = [RecordedCommand(c) for c in returned.commands]
+        # A PM is stateful: only deliveries that saw the same state must emit the same.
+        self._check_determinism(
+            work, response, response_bytes, key=hash((work.trigger_id, state.next_sequence))
+        )
+        events = self._persist_process_events(work, state, response)
+        if delivery is not None:
+            delivery.process_events = events
+        prior = state.next_sequence - 1 - len(events) if state.next_sequence else None
+        source_seq = (
+            events[-1].header.sequence
+            if events
+            else (prior if prior is not None and prior >= 0 else 0)
+        )
+        work.pm_source = (self._pm_cover(correlation_id), source_seq)
+        work.sent = list(response.commands)
+        work.facts = list(response.facts)
+        for command in work.sent:
+            self._stamp(command, trigger, work)
+        for fact in work.facts:
+            _copy_edition(fact.cover, trigger.cover)
+        self._check_sent(work)
+        if delivery is not None:
+            delivery.sent = [RecordedCommand(c) for c in work.sent]
+            delivery.facts = work.facts
+        return work
+
+    def _pm_cover(self, correlation_id: str) -> Any:
+        T = wire.types_pb2
+        return T.Cover(
+            domain=self.pm_domain,
+            root=T.UUID(value=pm_root(correlation_id)),
+            correlation_id=correlation_id,
+        )
+
+    def _pm_stream(self, correlation_id: str) -> Stream:
+        stream = self._pm_streams.get(correlation_id)
+        if stream is None:
+            stream = self._pm_streams[correlation_id] = Stream(
+                self.pm_domain, pm_root(correlation_id)
+            )
+        return stream
+
+    def _prepared_sequences(self, covers: list[Any]) -> dict[str, int]:
+        seqs: dict[str, int] = {}
+        for cover in covers:
+            if cover.domain in seqs:
+                continue  # one value per domain: the first destination declared
+            stream = self.store.find(cover.domain, cover.root.value, edition_name(cover))
+            seqs[cover.domain] = stream.next_sequence if stream else 0
+        return seqs
+
+    def _persist_process_events(self, work: _Work, state: Stream, response: Any) -> list[Any]:
+        """Persist the PM's events to its stream (sequences from the head when unset, as the
+        SDK leaves them), before any command is sent."""
+        pages = [
+            wire.types_pb2.EventPage.FromString(p.SerializeToString())
+            for p in response.process_events.pages
+        ]
+        if not pages:
+            return []
+        head = state.next_sequence
+        for i, page in enumerate(pages):
+            if not (page.HasField("header") and page.header.WhichOneof("sequence_type")):
+                page.header.sequence = head + i
+        if pages[0].header.sequence != head:
+            self._add(
+                work,
+                Finding(
+                    "handler-error",
+                    f"process events start at sequence {pages[0].header.sequence} but the PM "
+                    f"stream is at {head} (Sequence conflict): leave sequences unset or "
+                    "continue from process_state",
+                    trigger=self._trigger_label(work.trigger),
+                    target=stream_label(state.domain, state.root),
+                    delivery=work.number,
+                    sequences={"expected": head, "actual": pages[0].header.sequence},
+                ),
+            )
+            return []
+        state.extend(pages)
+        state.applied += 1
+        first = self._state_applied.setdefault(work.trigger_id, work.number)
+        if first != work.number:
+            self._add(
+                work,
+                Finding(
+                    "double-apply",
+                    f"the PM persisted process events for the same trigger again (deliveries "
+                    f"#{first}, #{work.number}): its state now holds the trigger twice. A PM "
+                    "must see in process_state that it already handled the trigger and emit "
+                    "nothing",
+                    trigger=self._trigger_label(work.trigger),
+                    target=stream_label(state.domain, state.root),
+                    delivery=work.number,
+                    details={"correlation_id": work.trigger.cover.correlation_id},
+                ),
+            )
+        return pages
+
+    def _stamp(self, command: Any, trigger: Any, work: _Work | None = None) -> None:
+        cover = command.cover
+        _copy_edition(cover, trigger.cover)
+        if not cover.correlation_id:
+            cover.correlation_id = trigger.cover.correlation_id
+        if self.profile != "deferred-rewrite" or work is None:
+            return
+        source, source_seq = work.pm_source
+        for page in command.pages:
+            deferred = page.header.angzarr_deferred
+            if page.header.WhichOneof("sequence_type") == "angzarr_deferred" and (
+                deferred.HasField("source")
+            ):
+                continue
+            deferred.source.CopyFrom(source)
+            deferred.source_seq = source_seq
+
+    def _provenance_ok(self, work: _Work, deferred: Any) -> bool:
+        source, source_seq = work.pm_source
+        src = deferred.source
+        if (
+            src.domain == source.domain
+            and src.root.value == source.root.value
+            and deferred.source_seq == source_seq
+        ):
+            return True
+        return super()._provenance_ok(work, deferred)
+
+    def _applied(self, work: _Work, index: int) -> None:
+        super()._applied(work, index)
+        # History re-triggering: the same command content applied for two different triggers
+        # of one workflow (e.g. a PM acting on every page of a multi-page trigger).
+        command = work.sent[index]
+        content = hash(
+            (
+                command.cover.domain,
+                command.cover.root.value,
+                tuple(p.command.SerializeToString() for p in command.pages),
+            )
+        )
+        key = (work.trigger.cover.correlation_id, content)
+        first = self._workflow_commands.setdefault(key, work.trigger_id)
+        if first != work.trigger_id:
+            rc = RecordedCommand(command)
+            self._add(
+                work,
+                Finding(
+                    "nondeterministic-output",
+                    f"{rc.type_name} to {stream_label(rc.domain, rc.root)} repeats a command "
+                    "already applied for an earlier trigger of this workflow: the PM acted on "
+                    "replayed history (older pages of a multi-page trigger, or events it had "
+                    "already handled). Act on the newest page only and record progress in "
+                    "process events",
+                    trigger=self._trigger_label(work.trigger),
+                    target=stream_label(rc.domain, rc.root),
+                    delivery=work.number,
+                    details={"correlation_id": work.trigger.cover.correlation_id},
+                ),
+            )
+
+    def _handler_failed(self, work: _Work, exc: BaseException) -> None:
+        if isinstance(getattr(exc, "code", None), str) or "No sequence for domain" in str(exc):
+            super()._handler_failed(work, exc)
+            return
+        trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        self._add(
+            work,
+            Finding(
+                "handler-error",
+                f"process manager {self.pm_target.name} failed on the trigger "
+                f"({type(exc).__name__}: {exc}); angzarr nacks and requeues it (a poison "
+                "message loops until the delivery limit)",
+                trigger=self._trigger_label(work.trigger),
+                delivery=work.number,
+                details={"error": type(exc).__name__},
+                traceback=trace,
+            ),
+        )

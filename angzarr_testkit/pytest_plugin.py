@@ -1,0 +1,535 @@
+"""pytest plugin: seeded fixtures for saga harnesses and redelivery storms.
+
+Registered through the ``pytest11`` entry point, so it loads in every pytest run of a project
+that has the kit installed (disable it with ``-p no:angzarr_testkit``). See ``docs/pytest.md``.
+
+Fixtures:
+
+* ``angzarr_seed``: this test's seed, derived from the session seed and the test's node id
+  (stable under xdist, replayable alone); ``angzarr_session_seed``: the session seed.
+* ``saga_harness``: ``saga_harness(saga, **kwargs)`` makes a :class:`SagaHarness` (session
+  profile by default); the test fails if any of them ends with error findings.
+* ``storm``: ``storm(saga, **kwargs)`` makes a :class:`Storm` (seeded, events scaled,
+  ``angzarr_storm`` marker defaults); the test fails if a run was not ok.
+* ``destinations``: ``destinations({"inventory": 5})`` makes a :class:`Destinations`.
+
+Options (command line, or ini keys of the same name with underscores): ``--angzarr-seed``,
+``--angzarr-storm-scale``, ``--angzarr-profile``. Markers: ``angzarr_allow(*kinds)``,
+``angzarr_storm(**storm_kwargs)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .destinations import Destinations
+from .errors import ClientError
+from .framework.findings import KINDS, Finding
+from .framework.saga import PROFILES, SagaHarness
+from .simulate.faults import FaultPlan
+from .simulate.storm import Storm, StormReport
+
+__all__ = ["SETTINGS", "Settings", "derive_seed"]
+
+#: Error findings of one kind shown in a failure (the rest are counted).
+MAX_SHOWN_PER_KIND = 5
+
+_SEED_BOUND = 2**32
+_WORKER_KEY = "angzarr_testkit_seed"
+_STORM_OPTIONS = tuple(p for p in inspect.signature(Storm.__init__).parameters if p != "self")
+_MARKER_STORM_OPTIONS = tuple(p for p in _STORM_OPTIONS if p != "saga")
+_DEFAULT_EVENTS = inspect.signature(Storm.__init__).parameters["events"].default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The session's settings (``config.stash[angzarr_testkit.pytest_plugin.SETTINGS]``).
+
+    Attributes:
+        seed: the session seed (``--angzarr-seed``; random once per session otherwise).
+        storm_scale: the factor storm ``events`` are multiplied by.
+        profile: the default profile of fixture-made harnesses and storms.
+    """
+
+    seed: int
+    storm_scale: float
+    profile: str
+
+    def replay_line(self, nodeid: str) -> str:
+        """The line every failure carries: how to rerun ``nodeid`` with this seed."""
+        return (
+            f"angzarr-testkit seed: {self.seed} "
+            f"(replay: pytest --angzarr-seed {self.seed} {nodeid})"
+        )
+
+
+SETTINGS = pytest.StashKey[Settings]()
+_STATE = pytest.StashKey["_TestState"]()
+_MARKER_ERROR = pytest.StashKey[str]()
+
+
+def derive_seed(session_seed: int, *parts: object) -> int:
+    """A 32-bit seed derived from ``session_seed`` and ``parts`` (stable across runs, processes
+    and machines; independent of test order). ``angzarr_seed`` is
+    ``derive_seed(session_seed, nodeid)``."""
+    text = "\x1f".join(str(p) for p in (session_seed, *parts))
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+# -- options ----------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("angzarr", "angzarr-testkit")
+    group.addoption(
+        "--angzarr-seed",
+        dest="angzarr_seed",
+        metavar="N",
+        default=None,
+        help="session seed (a non-negative int; default: random, shown in the header); each "
+        "test's seed derives from it and the test's node id",
+    )
+    group.addoption(
+        "--angzarr-storm-scale",
+        dest="angzarr_storm_scale",
+        metavar="F",
+        default=None,
+        help="multiply the events of fixture-made storms by F > 0 (at least 1 event), e.g. "
+        "0.1 locally, 10 in nightly CI (default: 1)",
+    )
+    group.addoption(
+        "--angzarr-profile",
+        dest="angzarr_profile",
+        metavar="P",
+        default=None,
+        help=f"default profile of fixture-made harnesses and storms: {' or '.join(PROFILES)} "
+        f"(default: {PROFILES[0]})",
+    )
+    parser.addini("angzarr_seed", "angzarr-testkit session seed (see --angzarr-seed)", default="")
+    parser.addini(
+        "angzarr_storm_scale",
+        "angzarr-testkit storm events factor (see --angzarr-storm-scale)",
+        default="",
+    )
+    parser.addini(
+        "angzarr_profile",
+        "angzarr-testkit default profile (see --angzarr-profile)",
+        default="",
+    )
+
+
+def _raw(config: pytest.Config, name: str) -> tuple[str, str] | None:
+    """The value of an option and where it came from (the command line wins over the ini)."""
+    value = config.getoption(name)
+    if value is not None:
+        return str(value).strip(), "--" + name.replace("_", "-")
+    value = config.getini(name)
+    if isinstance(value, str) and value.strip():
+        return value.strip(), f"ini option {name}"
+    return None
+
+
+def _parse_seed(raw: tuple[str, str] | None) -> int | None:
+    if raw is None:
+        return None
+    value, source = raw
+    try:
+        seed = int(value, 10)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed < 2**63:
+        raise pytest.UsageError(f"{source} must be a non-negative integer seed, got {value!r}")
+    return seed
+
+
+def _parse_scale(raw: tuple[str, str] | None) -> float:
+    if raw is None:
+        return 1.0
+    value, source = raw
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = math.nan
+    if not (math.isfinite(scale) and scale > 0):
+        raise pytest.UsageError(
+            f"{source} must be a number greater than 0 (e.g. 0.1 or 10), got {value!r}"
+        )
+    return scale
+
+
+def _parse_profile(raw: tuple[str, str] | None) -> str:
+    if raw is None:
+        return PROFILES[0]
+    value, source = raw
+    if value not in PROFILES:
+        raise pytest.UsageError(f"{source} must be one of {', '.join(PROFILES)}; got {value!r}")
+    return value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "angzarr_allow(*kinds): accept these finding kinds (e.g. 'double-apply') in the "
+        "harnesses and storms this test makes with the saga_harness/storm fixtures; with no "
+        "kinds, accept every kind (missing required storm coverage still fails).",
+    )
+    config.addinivalue_line(
+        "markers",
+        "angzarr_storm(**storm_kwargs): defaults for storms made with the storm fixture "
+        "(events, roots, faults (a FaultPlan or a dict), require, concurrency, ...); the "
+        "factory's own keyword arguments override them.",
+    )
+    seed = _parse_seed(_raw(config, "angzarr_seed"))
+    scale = _parse_scale(_raw(config, "angzarr_storm_scale"))
+    profile = _parse_profile(_raw(config, "angzarr_profile"))
+    workerinput = getattr(config, "workerinput", None)
+    if seed is None and workerinput is not None and _WORKER_KEY in workerinput:
+        seed = int(workerinput[_WORKER_KEY])  # xdist: the controller's choice
+    if seed is None:
+        seed = random.SystemRandom().randrange(_SEED_BOUND)
+    config.stash[SETTINGS] = Settings(seed=seed, storm_scale=scale, profile=profile)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: hand the session seed to every worker."""
+    node.workerinput[_WORKER_KEY] = node.config.stash[SETTINGS].seed
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    s = config.stash[SETTINGS]
+    return (
+        f"angzarr-testkit: seed {s.seed} (replay with --angzarr-seed {s.seed}), "
+        f"profile {s.profile}, storm scale {s.storm_scale:g}"
+    )
+
+
+# -- markers ---------------------------------------------------------------------------------
+
+
+def _check_markers(item: pytest.Item) -> None:
+    for mark in item.iter_markers("angzarr_allow"):
+        if mark.kwargs:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.angzarr_allow takes finding kinds as positional "
+                f"strings, not keywords ({', '.join(mark.kwargs)})"
+            )
+        unknown = [k for k in mark.args if not isinstance(k, str) or k not in KINDS]
+        if unknown:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.angzarr_allow got unknown finding kind(s) "
+                f"{', '.join(repr(k) for k in unknown)}; known kinds: {', '.join(KINDS)}"
+            )
+    for mark in item.iter_markers("angzarr_storm"):
+        if mark.args:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.angzarr_storm takes keyword arguments only "
+                "(events=..., faults=..., ...)"
+            )
+        unknown = sorted(set(mark.kwargs) - set(_MARKER_STORM_OPTIONS))
+        if unknown:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.angzarr_storm got unknown option(s) "
+                f"{', '.join(unknown)}; Storm options: {', '.join(_MARKER_STORM_OPTIONS)}"
+            )
+        faults = mark.kwargs.get("faults")
+        if isinstance(faults, Mapping):
+            try:
+                FaultPlan.from_dict(dict(faults))
+            except (ClientError, TypeError) as exc:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.angzarr_storm faults: {exc}"
+                ) from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_worker = hasattr(config, "workerinput")
+    for item in items:
+        try:
+            _check_markers(item)
+        except pytest.UsageError as exc:
+            if not on_worker:
+                raise
+            # A usage error raised on an xdist worker crashes the session with its message
+            # lost; there, the test errors at setup with the same message instead.
+            item.stash[_MARKER_ERROR] = str(exc)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    message = item.stash.get(_MARKER_ERROR, None)
+    if message is not None:
+        pytest.fail(f"angzarr-testkit usage error: {message}", pytrace=False)
+
+
+def _allowed(item: pytest.Item) -> set[str] | None:
+    """Kinds the test's ``angzarr_allow`` markers accept; ``None`` means every kind."""
+    allowed: set[str] = set()
+    for mark in item.iter_markers("angzarr_allow"):
+        if not mark.args:
+            return None
+        allowed.update(mark.args)
+    return allowed
+
+
+def _rejected(kind: str, allowed: set[str] | None) -> bool:
+    return allowed is not None and kind not in allowed
+
+
+def _storm_defaults(item: pytest.Item) -> dict[str, Any]:
+    defaults: dict[str, Any] = {}
+    # iter_markers yields the closest first (function, class, module): apply it last.
+    for mark in reversed(list(item.iter_markers("angzarr_storm"))):
+        defaults.update(mark.kwargs)
+    return defaults
+
+
+# -- per-test state and the verdict -------------------------------------------------------------
+
+
+@dataclass
+class _TestState:
+    """What one test made with the fixtures, and what has been reported already."""
+
+    item: pytest.Item
+    settings: Settings
+    harnesses: list[SagaHarness] = field(default_factory=list)
+    storms: list[tuple[str, Storm, StormReport]] = field(default_factory=list)  # (label, ...)
+    storm_count: int = 0
+    _seen: set[tuple[int, str]] = field(default_factory=set)  # (harness, rendered finding)
+    _reports_seen: int = 0  # storm reports are final: judged once each, in order
+
+    @property
+    def seed(self) -> int:
+        return derive_seed(self.settings.seed, self.item.nodeid)
+
+    def verdict(self) -> str | None:
+        """A failure report for what was not reported yet (``None`` when all is clean);
+        marks it reported."""
+        allowed = _allowed(self.item)
+        blocks: list[str] = []
+        kinds: set[str] = set()
+        for n, harness in enumerate(self.harnesses, 1):
+            fresh = self._fresh(n, harness.findings)
+            errors = [f for f in fresh if f.is_error and _rejected(f.kind, allowed)]
+            if errors:
+                kinds.update(f.kind for f in errors)
+                title = (
+                    f"saga harness #{n} ({harness.target.name}, profile {harness.profile}) "
+                    "is not clean"
+                )
+                blocks.append(_render(title, errors))
+        reports, self._reports_seen = self.storms[self._reports_seen :], len(self.storms)
+        for label, storm, report in reports:
+            errors = [f for f in report.findings if f.is_error and _rejected(f.kind, allowed)]
+            missing = list(report.missing_coverage)
+            if not errors and not missing:
+                continue
+            kinds.update(f.kind for f in errors)
+            title = (
+                f"{label} ({report.options.get('target', '?')}, seed {report.seed}, "
+                f"{storm.events} events, profile {report.options.get('profile', '?')}) "
+                "is not clean"
+            )
+            notes = []
+            if missing:
+                notes.append(
+                    f"  required fault classes never occurred: {', '.join(missing)} (a storm "
+                    "that injected nothing proves nothing: raise the fault rates or the events)"
+                )
+            if not report.trace.temporary:
+                notes.append(f"  trace: {report.trace.path}")
+            blocks.append(_render(title, errors, notes))
+        if not blocks:
+            return None
+        lines = ["angzarr-testkit: " + blocks[0], *blocks[1:]]
+        if kinds:
+            listed = ", ".join(f'"{k}"' for k in sorted(kinds, key=list(KINDS).index))
+            lines.append(f"(if these are expected: @pytest.mark.angzarr_allow({listed}))")
+        lines.append(self.replay_line())
+        return "\n\n".join(lines)
+
+    def consume(self) -> None:
+        """Mark everything so far as reported (the test failed or was skipped on its own)."""
+        for n, harness in enumerate(self.harnesses, 1):
+            self._fresh(n, harness.findings)
+        self._reports_seen = len(self.storms)
+
+    def _fresh(self, harness: int, findings: Iterable[Finding]) -> list[Finding]:
+        # A harness may deliver again after a check (in a fixture's teardown), and its
+        # lost-command findings are recomputed on every read: identify findings by content.
+        fresh = []
+        for f in findings:
+            key = (harness, f.render())
+            if key not in self._seen:
+                self._seen.add(key)
+                fresh.append(f)
+        return fresh
+
+    def replay_line(self) -> str:
+        return (
+            self.settings.replay_line(self.item.nodeid) + f"\nthis test's angzarr_seed: {self.seed}"
+        )
+
+
+def _render(title: str, errors: list[Finding], notes: Iterable[str] = ()) -> str:
+    """A title with the count of each kind, ``notes`` lines, then at most
+    :data:`MAX_SHOWN_PER_KIND` findings of each kind rendered by :meth:`Finding.render`."""
+    order = list(KINDS)
+    counts: dict[str, int] = {}
+    shown: list[Finding] = []
+    for f in sorted(errors, key=lambda f: order.index(f.kind)):
+        counts[f.kind] = counts.get(f.kind, 0) + 1
+        if counts[f.kind] <= MAX_SHOWN_PER_KIND:
+            shown.append(f)
+    if counts:
+        title += ": " + ", ".join(f"{n} {k}" for k, n in counts.items())
+    parts = ["\n".join([title, *notes]), *(f.render() for f in shown)]
+    hidden = {k: n - MAX_SHOWN_PER_KIND for k, n in counts.items() if n > MAX_SHOWN_PER_KIND}
+    if hidden:
+        more = ", ".join(f"{n} more {k}" for k, n in hidden.items())
+        parts.append(f"(not shown: {more}; the object's .findings has them all)")
+    return "\n\n".join(parts)
+
+
+def _state(request: pytest.FixtureRequest) -> _TestState:
+    item = request.node
+    state = item.stash.get(_STATE, None)
+    if state is None:
+        state = item.stash[_STATE] = _TestState(item, request.config.stash[SETTINGS])
+    return state
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    result = yield  # a test that raised has failed already: its exception propagates
+    state = item.stash.get(_STATE, None)
+    if state is not None:
+        text = state.verdict()
+        if text:
+            pytest.fail(text, pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    state = item.stash.get(_STATE, None)
+    if state is not None:
+        if not report.passed:
+            state.consume()  # never pile a second failure on a failed or skipped phase
+        if report.failed and "angzarr-testkit seed:" not in report.longreprtext:
+            report.sections.append(("angzarr-testkit", state.replay_line()))
+    return report
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def angzarr_session_seed(pytestconfig: pytest.Config) -> int:
+    """The session seed (``--angzarr-seed``, or random and shown in the header)."""
+    return pytestconfig.stash[SETTINGS].seed
+
+
+@pytest.fixture
+def angzarr_seed(request: pytest.FixtureRequest) -> int:
+    """This test's seed: ``derive_seed(session_seed, nodeid)``. The same session seed gives
+    every test the same seed on every run, worker and machine; different tests get
+    different seeds. Rerun one test with ``pytest --angzarr-seed N <nodeid>``."""
+    return _state(request).seed
+
+
+@pytest.fixture
+def _angzarr_state(request: pytest.FixtureRequest) -> Iterable[_TestState]:
+    state = _state(request)
+    yield state
+    # Findings made after the call phase (e.g. in a fixture's teardown) end up here.
+    text = state.verdict()
+    state.harnesses.clear()
+    state.storms.clear()  # lets the storms' temporary traces go
+    if text:
+        pytest.fail(text, pytrace=False)
+
+
+@pytest.fixture
+def saga_harness(_angzarr_state: _TestState) -> Callable[..., SagaHarness]:
+    """Factory: ``saga_harness(saga, **kwargs)`` returns a :class:`SagaHarness` (profile:
+    the session's ``--angzarr-profile`` unless given). The test fails if any harness it made
+    has error findings not accepted by ``@pytest.mark.angzarr_allow``."""
+
+    def make(saga: Any, **kwargs: Any) -> SagaHarness:
+        kwargs.setdefault("profile", _angzarr_state.settings.profile)
+        harness = SagaHarness(saga, **kwargs)
+        _angzarr_state.harnesses.append(harness)
+        return harness
+
+    return make
+
+
+class _TrackedStorm(Storm):
+    """A :class:`Storm` whose reports the plugin sees."""
+
+    _angzarr_state: _TestState | None = None
+    _angzarr_number = 0
+    _angzarr_runs = 0
+
+    def run(self) -> StormReport:
+        report = super().run()
+        if self._angzarr_state is not None:
+            self._angzarr_runs += 1
+            label = f"storm #{self._angzarr_number}"
+            if self._angzarr_runs > 1:
+                label += f" run {self._angzarr_runs}"
+            self._angzarr_state.storms.append((label, self, report))
+        return report
+
+
+@pytest.fixture
+def storm(_angzarr_state: _TestState, request: pytest.FixtureRequest) -> Callable[..., Storm]:
+    """Factory: ``storm(saga, **kwargs)`` returns a :class:`Storm` with ``seed=angzarr_seed``,
+    the session profile, the ``@pytest.mark.angzarr_storm`` defaults, and ``events``
+    multiplied by ``--angzarr-storm-scale`` (at least 1). Explicit keyword arguments override
+    the marker; ``faults`` may be a :class:`FaultPlan` or a dict of its fields. The test
+    fails if a run was not ok (error findings not accepted by ``angzarr_allow``, or missing
+    required coverage)."""
+    state = _angzarr_state
+    defaults = _storm_defaults(request.node)
+
+    def make(saga: Any, **kwargs: Any) -> Storm:
+        options = {**defaults, **kwargs}
+        options.setdefault("seed", state.seed)
+        options.setdefault("profile", state.settings.profile)
+        faults = options.get("faults")
+        if isinstance(faults, Mapping):
+            options["faults"] = FaultPlan.from_dict(dict(faults))
+        events = options.get("events", _DEFAULT_EVENTS)
+        if isinstance(events, int) and not isinstance(events, bool) and events > 0:
+            options["events"] = max(1, round(events * state.settings.storm_scale))
+        made = _TrackedStorm(saga, **options)
+        state.storm_count += 1
+        made._angzarr_state = state
+        made._angzarr_number = state.storm_count
+        return made
+
+    return make
+
+
+@pytest.fixture
+def destinations() -> Callable[..., Destinations]:
+    """Factory: ``destinations({"inventory": 5})`` (or ``destinations(inventory=5)``) returns
+    a :class:`Destinations`."""
+
+    def make(sequences: Mapping[str, int] | None = None, /, **by_domain: int) -> Destinations:
+        return Destinations({**(sequences or {}), **by_domain})
+
+    return make
