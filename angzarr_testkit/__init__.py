@@ -3,6 +3,7 @@
 Public API (everything else is private):
 
 * :class:`Destinations`, the seed contract for stamping commands;
+* :class:`ProcessManagerHarness` (and :class:`PMDelivery`), the same for process managers;
 * :class:`SagaHarness` and its records (:class:`Delivery`, :class:`RecordedCommand`,
   :class:`Outcome`, :class:`AggregateView`), the fake coordinator;
 * :class:`Finding` and :data:`KINDS`, the oracle's vocabulary;
@@ -25,6 +26,7 @@ from .framework import (
     error_kinds,
     render_findings,
 )
+from .framework.pm import PMDelivery, ProcessManagerHarness
 from .ids import uuid_for, uuid_str_for
 from .simulate import FAULT_CLASSES, FaultPlan, Storm, StormReport
 
@@ -44,6 +46,8 @@ __all__ = [
     "Finding",
     "InvalidArgumentError",
     "Outcome",
+    "PMDelivery",
+    "ProcessManagerHarness",
     "RecordedCommand",
     "SagaHarness",
     "Storm",

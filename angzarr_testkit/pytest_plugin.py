@@ -476,6 +476,22 @@ def saga_harness(_angzarr_state: _TestState) -> Callable[..., SagaHarness]:
     return make
 
 
+@pytest.fixture
+def pm_harness(_angzarr_state: _TestState) -> Callable[..., Any]:
+    """Factory: ``pm_harness(pm, pm_domain=..., sources=[...], **kwargs)`` returns a
+    :class:`~angzarr_testkit.ProcessManagerHarness` (profile: the session's unless given),
+    checked like ``saga_harness``'s at the end of the test."""
+    from .framework.pm import ProcessManagerHarness
+
+    def make(pm: Any, **kwargs: Any) -> ProcessManagerHarness:
+        kwargs.setdefault("profile", _angzarr_state.settings.profile)
+        harness = ProcessManagerHarness(pm, **kwargs)
+        _angzarr_state.harnesses.append(harness)
+        return harness
+
+    return make
+
+
 class _TrackedStorm(Storm):
     """A :class:`Storm` whose reports the plugin sees."""
 

@@ -38,12 +38,20 @@ def harness(context: Any) -> SagaHarness:
             raise AssertionError(
                 'no saga declared: start the scenario with Given the saga "package.module:attr"'
             )
-        s.harness = SagaHarness(
-            s.saga,
-            source_domain=s.source_domain,
-            output_domains=s.output_domains,
-            profile=s.profile,
-        )
+        pm_options = s.extra.get("pm")
+        if pm_options is not None:
+            from ..framework.pm import ProcessManagerHarness
+
+            s.harness = ProcessManagerHarness(
+                s.saga, output_domains=s.output_domains, profile=s.profile, **pm_options
+            )
+        else:
+            s.harness = SagaHarness(
+                s.saga,
+                source_domain=s.source_domain,
+                output_domains=s.output_domains,
+                profile=s.profile,
+            )
         for setup in s.storm_setup:
             setup(s.harness)
     return s.harness
@@ -317,6 +325,7 @@ def when_storm(context: Any, events: int, roots: int, seed: int) -> None:
         faults=faults,
         concurrency=concurrency,
         setup=(lambda h: [fn(h) for fn in setups]) if setups else None,
+        **({"kind": "process-manager", **s.extra["pm"]} if "pm" in s.extra else {}),
     ).run()
 
 
@@ -591,3 +600,122 @@ def then_fault_occurred(context: Any, fault: str) -> None:
 def then_once_per_event(context: Any) -> None:
     report = _report(state(context))
     assert report.counts["applied"] == report.counts["published"], report.summary()
+
+
+# -- process managers ---------------------------------------------------------------------
+
+
+@step(
+    "Given",
+    'the process manager "{target}" in domain "{pm_domain}" from domains '
+    '"{sources}" to domains "{outputs}"',
+    group=G_SAGA,
+    description="The process manager under test (`package.module:attr`), its own domain, "
+    "the domains it takes triggers from and those it commands.",
+    example='Given the process manager "myproject.pms:Fulfillment" in domain "fulfillment" '
+    'from domains "order, inventory" to domains "inventory, shipping"',
+)
+def given_pm(context: Any, target: str, pm_domain: str, sources: str, outputs: str) -> None:
+    given_saga(context, target)
+    s = state(context)
+    s.output_domains = _domains(outputs)
+    s.extra["pm"] = {"pm_domain": pm_domain, "sources": _domains(sources)}
+
+
+@step(
+    "Given",
+    "the legacy two-phase flow",
+    group=G_SAGA,
+    description="The process manager's `Prepare` declares destinations and the map is "
+    "filled from them (`prepare=True`).",
+    example="Given the legacy two-phase flow",
+)
+def given_prepare(context: Any) -> None:
+    pm = state(context).extra.get("pm")
+    if pm is None:
+        raise AssertionError("declare the process manager first")
+    pm["prepare"] = True
+
+
+@step(
+    "When",
+    '{type_name:w} is delivered from domain "{domain}" root "{root}" in workflow "{workflow}"',
+    group=G_ACT,
+    description="Deliver an event (fields from an optional `| field | value |` table) from "
+    "a source domain and root, correlated to a workflow (by name: its "
+    "correlation id is `uuid_str_for(workflow)`).",
+    example='When OrderCreated is delivered from domain "order" root "order-1" in workflow "w-1"',
+)
+def when_delivered_in_workflow(
+    context: Any, type_name: str, domain: str, root: str, workflow: str
+) -> None:
+    from ..ids import uuid_str_for
+
+    s = state(context)
+    event = message_from_table(context, type_name)
+    s.delivery = harness(context).deliver(
+        event, domain=domain, root=uuid_for(root), correlation_id=uuid_str_for(workflow)
+    )
+
+
+@step(
+    "When",
+    '{type_name:w} is delivered from domain "{domain}" root "{root}" without a correlation id',
+    group=G_ACT,
+    description="Deliver an uncorrelated event (a process manager skips it).",
+    example='When OrderCreated is delivered from domain "order" root "order-1" without a '
+    "correlation id",
+)
+def when_delivered_uncorrelated(context: Any, type_name: str, domain: str, root: str) -> None:
+    s = state(context)
+    s.delivery = harness(context).deliver(
+        message_from_table(context, type_name), domain=domain, root=uuid_for(root)
+    )
+
+
+@step(
+    "Then",
+    'the process manager state for workflow "{workflow}" has events:',
+    group=G_AGG,
+    description="The PM's own stream for that workflow: a `| sequence | type |` table, "
+    "exactly (no more events after the last row).",
+    example='Then the process manager state for workflow "w-1" has events:\n'
+    "  | sequence | type               |\n  | 0        | FulfillmentStarted |",
+)
+def then_pm_state(context: Any, workflow: str) -> None:
+    from ..ids import uuid_str_for
+
+    h = harness(context)
+    if not hasattr(h, "state"):
+        raise AssertionError("the harness is not a process manager's")
+    view = h.state(uuid_str_for(workflow))
+    rows = _rows(context, "sequence", "type")
+    got = [(p.header.sequence, p.event.type_url.rsplit(".", 1)[-1]) for p in view.events]
+    want = [(int(r["sequence"]), r["type"].rsplit(".", 1)[-1]) for r in rows]
+    assert got == want, f"PM state events: {got}"
+
+
+@step(
+    "Then",
+    "the trigger was skipped",
+    group=G_ORACLE,
+    description="The process manager was not called (the trigger had no correlation id).",
+    example="Then the trigger was skipped",
+)
+def then_skipped(context: Any) -> None:
+    d = _delivery(state(context))
+    assert getattr(d, "skipped", False), f"delivery #{d.number} was not skipped"
+
+
+@step(
+    "Then",
+    "the trigger was dead-lettered after {times:d} deliveries",
+    group=G_ORACLE,
+    description="A poison trigger: the handler raised on every delivery up to the limit.",
+    example="Then the trigger was dead-lettered after 20 deliveries",
+)
+def then_poisoned(context: Any, times: int) -> None:
+    h = harness(context)
+    dead = [f for f in h.findings if f.kind == "dead-lettered"]
+    assert dead, _findings_report(h)
+    assert dead[-1].details.get("deliveries") == str(times), dead[-1].render()

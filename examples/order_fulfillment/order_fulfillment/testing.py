@@ -33,3 +33,8 @@ def stocked(harness, units: int = 100_000) -> None:
 
 
 __all__ = ["SKUS", "order_events", "stocked", "uuid_for"]
+
+
+def workflow_events(rng, i):
+    """Process-manager storm events: (domain, event) pairs, one new order per workflow."""
+    return "order", OrderCreated(order_id=f"order-{i}", sku=SKUS[i % 2], quantity=1)
