@@ -206,11 +206,7 @@ def _class_of(descriptor: Descriptor) -> type[Message]:
     return message_factory.GetMessageClass(descriptor)
 
 
-def _is_repeated(field: FieldDescriptor) -> bool:
-    flag = getattr(field, "is_repeated", None)  # protobuf >= 6 names it; `label` is deprecated
-    if flag is not None:
-        return bool(flag)
-    return field.label == FieldDescriptor.LABEL_REPEATED
+_is_repeated = wire.is_repeated
 
 
 def _is_map(field: FieldDescriptor) -> bool:

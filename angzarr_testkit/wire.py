@@ -30,7 +30,7 @@ import importlib.util
 import os
 import sys
 from types import ModuleType
-from typing import TYPE_CHECKING, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from google.protobuf import any_pb2, descriptor_pool
 from google.protobuf.message import Message
@@ -44,6 +44,7 @@ __all__ = [
     "TYPE_URL_PREFIX",
     "command_handler_pb2",
     "examples_pb2",
+    "is_repeated",
     "pack",
     "process_manager_pb2",
     "saga_pb2",
@@ -241,3 +242,12 @@ def unpack(packed: any_pb2.Any, message_class: type[_MessageT]) -> _MessageT:
             details={"type_url": packed.type_url, "expected": expected},
         )
     return message
+
+
+def is_repeated(field: Any) -> bool:
+    """Whether a ``FieldDescriptor`` is repeated (maps included), on every supported runtime:
+    protobuf 7 removed ``FieldDescriptor.label`` in favour of ``is_repeated``."""
+    flag = getattr(field, "is_repeated", None)
+    if flag is not None:
+        return bool(flag)
+    return field.label == field.LABEL_REPEATED

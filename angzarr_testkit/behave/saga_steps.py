@@ -6,6 +6,7 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
+from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError
 from ..framework.findings import KINDS, render_findings
 from ..framework.saga import SagaHarness
@@ -74,7 +75,7 @@ def _delivery(s: KitState) -> Any:
 
 def _convert(field: FieldDescriptor, text: str) -> Any:
     t = field.type
-    if field.label == FieldDescriptor.LABEL_REPEATED or t in (
+    if wire.is_repeated(field) or t in (
         FieldDescriptor.TYPE_MESSAGE,
         FieldDescriptor.TYPE_GROUP,
     ):

@@ -17,12 +17,12 @@ of the same workflow (history re-triggering).
 from __future__ import annotations
 
 import traceback as tb
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError, codes
+from ..factories import pm_root
 from .aggregate import Stream, edition_name, stream_label
 from .findings import Finding
 from .saga import AggregateView, Delivery, RecordedCommand, SagaHarness, _copy_edition, _Work
@@ -31,14 +31,6 @@ from .targets import PMTarget, resolve_pm_target
 __all__ = ["PMDelivery", "ProcessManagerHarness", "pm_root"]
 
 NIL_ROOT = bytes(16)
-
-
-def pm_root(correlation_id: str) -> bytes:
-    """The PM's root for a correlation id: the UUID it spells, else the nil UUID."""
-    try:
-        return uuid.UUID(correlation_id).bytes
-    except (ValueError, AttributeError, TypeError):
-        return NIL_ROOT
 
 
 class PMDelivery(Delivery):
