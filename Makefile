@@ -25,13 +25,20 @@ $(VENV_CLIENT)/$(STAMP): pyproject.toml
 $(VENV_NEWEST)/$(STAMP): pyproject.toml
 	test -x $(VENV_NEWEST)/bin/python || $(PYTHON) -m venv $(VENV_NEWEST)
 	$(VENV_NEWEST)/bin/pip install -q --upgrade pip
-	$(VENV_NEWEST)/bin/pip install -q -e . --upgrade --upgrade-strategy eager
+	$(VENV_NEWEST)/bin/pip install -q -e '.[rabbitmq,grpc]' --upgrade --upgrade-strategy eager
 	touch $@
 
 demo: $(VENV)/$(STAMP)
 	$(VENV)/bin/python -m angzarr_testkit.demo
 
-test: test-bundled test-client test-newest
+# The broker-mode tests talk to a real RabbitMQ on loopback: started before the suites and
+# stopped after them, whatever the outcome.
+AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2F
+export ANGZARR_TESTKIT_AMQP_URL = $(AMQP_URL)
+
+test:
+	scripts/rabbitmq start
+	$(MAKE) test-bundled test-client test-newest; rc=$$?; scripts/rabbitmq stop; exit $$rc
 
 # Headless Chromium for the HTML report's browser test (a Debian package; needs root).
 browser-deps:

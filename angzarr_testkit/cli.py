@@ -115,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a fault class that must occur (repeatable)",
     )
     storm.add_argument(
+        "--broker",
+        metavar="URL",
+        help="route deliveries through a real RabbitMQ queue (amqp://127.0.0.1:5672/)",
+    )
+    storm.add_argument(
         "--trace",
         metavar="FILE",
         help="write the JSON-lines trace here (default: storm-SEED.jsonl)",
@@ -218,6 +223,7 @@ def _storm(args: argparse.Namespace) -> int:
         require=args.require,
         concurrency=concurrency,
         trace=args.trace or f"storm-{args.seed}.jsonl",
+        broker=args.broker,
         progress=None,
     ).run()
     return _emit(report, args)

@@ -45,7 +45,7 @@ Feature: Process managers
   Scenario: A poison trigger is requeued until the delivery limit
     Given the process manager "pms:poison_pm" in domain "fulfillment" from domains "order" to domains "inventory"
     When OrderCreated is delivered from domain "order" root "order-1" in workflow "w-1"
-    Then the trigger was dead-lettered after 20 deliveries
+    Then the trigger was dead-lettered after 21 deliveries
     And there is a finding of kind "handler-error"
 
   Scenario: A process manager storm

@@ -129,12 +129,12 @@ def test_trigger_without_correlation_id_is_skipped():
 
 
 def test_poison_trigger_is_requeued_to_the_limit_then_dead_lettered():
-    h = harness(pms.poison_pm, delivery_limit=5)
+    h = harness(pms.poison_pm, delivery_limit=5)  # x-delivery-limit: 5 returns
     d = h.deliver(created(), domain="order", root=ORDER, correlation_id=CORR)
-    assert d.attempts == 5
-    assert len(h.deliveries) == 5 and all(x.redelivered for x in h.deliveries[1:])
-    assert kinds(h) == ["handler-error"] * 5 + ["dead-lettered"]
-    assert h.findings[-1].details["deliveries"] == "5"
+    assert d.attempts == 6
+    assert len(h.deliveries) == 6 and all(x.redelivered for x in h.deliveries[1:])
+    assert kinds(h) == ["handler-error"] * 6 + ["dead-lettered"]
+    assert h.findings[-1].details["deliveries"] == "6"
     assert "RuntimeError: cannot parse trigger" in h.findings[0].message
 
 
@@ -181,7 +181,7 @@ def test_bad_pm_targets_and_domains():
 def test_wrong_return_type_is_a_handler_error():
     h = harness(lambda request: ["not a response"], delivery_limit=1)
     h.deliver(created(), domain="order", root=ORDER, correlation_id=CORR)
-    assert kinds(h) == ["handler-error", "dead-lettered"]
+    assert kinds(h) == ["handler-error", "handler-error", "dead-lettered"]
     assert "expected a ProcessManagerHandleResponse" in h.findings[0].message
 
 
@@ -229,8 +229,8 @@ def test_pm_storm_catches_a_forgetful_pm():
 
 def test_pm_storm_poison_trigger_loops_to_the_delivery_limit():
     report = pm_storm(pms.poison_pm, faults=FaultPlan(delivery_limit=3), events=5).run()
-    assert report.counts["deliveries"] == 15
-    assert report.kinds() == {"handler-error": 15, "dead-lettered": 5}
+    assert report.counts["deliveries"] == 20  # limit 3: dead-lettered on the 4th return
+    assert report.kinds() == {"handler-error": 20, "dead-lettered": 5}
 
 
 def test_pm_storm_replays(tmp_path):

@@ -712,8 +712,9 @@ def then_skipped(context: Any) -> None:
     "Then",
     "the trigger was dead-lettered after {times:d} deliveries",
     group=G_ORACLE,
-    description="A poison trigger: the handler raised on every delivery up to the limit.",
-    example="Then the trigger was dead-lettered after 20 deliveries",
+    description="A poison trigger: the handler raised on every delivery until the queue's "
+    "x-delivery-limit (20 returns: 21 deliveries by default) dead-lettered it.",
+    example="Then the trigger was dead-lettered after 21 deliveries",
 )
 def then_poisoned(context: Any, times: int) -> None:
     h = harness(context)

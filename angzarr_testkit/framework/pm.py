@@ -77,8 +77,8 @@ class ProcessManagerHarness(SagaHarness):
             provenance header).
         prepare: the legacy two-phase flow: call ``Prepare`` and fill the map from the
             destinations it declares.
-        delivery_limit: deliveries of a trigger whose handler keeps raising before it is
-            dead-lettered.
+        delivery_limit: the queue's ``x-delivery-limit``: a trigger whose handler keeps raising
+            is dead-lettered after ``delivery_limit + 1`` deliveries.
         record: keep :class:`PMDelivery` records (storms turn it off).
     """
 
@@ -199,7 +199,7 @@ class ProcessManagerHarness(SagaHarness):
             if work.error is None:
                 self._execute(work)
                 break
-            if attempts >= self.delivery_limit:
+            if attempts > self.delivery_limit:  # x-delivery-limit counts returns
                 self._poisoned(work, attempts)
                 break
         delivery = work.delivery

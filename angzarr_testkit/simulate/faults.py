@@ -47,8 +47,9 @@ class FaultPlan:
         concurrent_redelivery: per delivery, the chance the broker also hands the message to
             a second consumer while the first is still processing (both miss the dedupe
             lookup; the loser sees ``Sequence conflict``, retries and then dedupes).
-        delivery_limit: deliveries after which a message that would be requeued is
-            dead-lettered instead (quorum-queue ``x-delivery-limit``; RabbitMQ 4 default 20).
+        delivery_limit: quorum-queue ``x-delivery-limit`` (RabbitMQ 4 default 20): how many
+            times a message may come back; returned once more, after ``delivery_limit + 1``
+            deliveries, it is dead-lettered instead (as the real broker does).
 
     The four per-delivery rates are mutually exclusive draws, so their sum must be <= 1.
     """

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError
@@ -162,6 +162,10 @@ class Storm:
         progress: show a progress bar (default: only on a terminal, for long storms).
         setup: ``fn(harness)`` called before the storm (``given_aggregate``,
             ``given_destination``); replays call it too.
+        kind: ``"saga"`` or ``"process-manager"`` (default: detected; ``pm_domain``,
+            ``sources`` and ``prepare`` are the :class:`ProcessManagerHarness` options).
+        broker: an AMQP URL: route deliveries through a real RabbitMQ queue with manual acks
+            (see ``angzarr_testkit.transports.rabbitmq``); the oracle is the same.
     """
 
     def __init__(
@@ -183,11 +187,20 @@ class Storm:
         setup: Callable[[SagaHarness], Any] | None = None,
         max_retries: int = 10,
         kind: str | None = None,
+        broker: str | None = None,
         pm_domain: str | None = None,
         sources: Sequence[str] | None = None,
         prepare: bool = False,
     ) -> None:
         self.saga = saga
+        self.broker = broker
+        if broker is not None and not (
+            isinstance(broker, str) and broker.startswith(("amqp://", "amqps://"))
+        ):
+            raise ConfigurationError(
+                f"broker must be an AMQP URL like amqp://127.0.0.1:5672/, got {broker!r}",
+                details={"broker": repr(broker)},
+            )
         if kind is None:
             kind = "process-manager" if (pm_domain or sources or _is_pm(saga)) else "saga"
         if kind not in ("saga", "process-manager"):
@@ -402,6 +415,80 @@ class _Message:
         self.count = 0
 
 
+class Bus(Protocol):
+    """Where a storm's trigger messages wait between deliveries."""
+
+    #: whether the bus sets ``count`` and ``redelivered`` itself (a real broker does)
+    counts_deliveries: bool
+
+    def publish(self, message: _Message) -> None: ...
+
+    def has_room(self) -> bool: ...
+
+    def pending(self) -> bool: ...
+
+    def take(self) -> _Message | None: ...
+
+    def ack(self, message: _Message) -> None: ...
+
+    def requeue(self, message: _Message, how: str) -> None: ...
+
+    def redeliver_to_rival(self, message: _Message) -> _Message: ...
+
+    def close(self) -> list[_Message]: ...
+
+
+class MemoryBus:
+    """The in-memory model of a RabbitMQ queue with manual acks (DESIGN.md section 3):
+    FIFO, or reordered within a window; requeued messages go back to the head (near it
+    with reorder); the engine counts deliveries and applies the delivery limit."""
+
+    counts_deliveries = False
+
+    def __init__(self, engine: _Engine) -> None:
+        self.engine = engine
+        self.queue: deque[_Message] = deque()
+
+    def publish(self, message: _Message) -> None:
+        self.queue.append(message)
+
+    def has_room(self) -> bool:
+        return len(self.queue) < _WINDOW
+
+    def pending(self) -> bool:
+        return bool(self.queue)
+
+    def take(self) -> _Message:
+        queue, engine = self.queue, self.engine
+        if engine.faults.reorder and len(queue) > 1:
+            j = engine.rng.randrange(min(len(queue), _WINDOW))
+            if j:
+                engine.coverage["reorder"] += 1
+                message = queue[j]
+                del queue[j]
+                return message
+        return queue.popleft()
+
+    def ack(self, message: _Message) -> None:
+        return None
+
+    def requeue(self, message: _Message, how: str) -> None:
+        if self.engine.faults.reorder and self.queue:
+            self.queue.insert(self.engine.rng.randrange(min(len(self.queue), 3) + 1), message)
+        else:
+            self.queue.appendleft(message)
+
+    def redeliver_to_rival(self, message: _Message) -> _Message:
+        # The first consumer's channel is gone; the broker hands the same message to the
+        # second consumer, marked redelivered.
+        message.count += 1
+        message.redelivered = True
+        return message
+
+    def close(self) -> list[_Message]:
+        return []
+
+
 class _Engine:
     """One storm run: the bus model, fault injection, the trace and the counters."""
 
@@ -410,7 +497,6 @@ class _Engine:
         self.h = harness
         self.rng = rng
         self.faults = storm.faults
-        self.queue: deque[_Message] = deque()
         self.counts = dict.fromkeys(COUNT_NAMES, 0)
         self.coverage = dict.fromkeys(FAULT_CLASSES, 0)
         self.extra_findings: list[Finding] = []
@@ -422,6 +508,13 @@ class _Engine:
         self.clock_ms = 0
         self.next_consumer = 0
         self.replaying = False
+        if storm.broker is None:
+            self.bus: Bus = MemoryBus(self)
+        else:
+            # Upward import, on purpose and lazily: the broker is a transport.
+            from ..transports.rabbitmq import RabbitBus
+
+            self.bus = RabbitBus(self, storm.broker)
 
     # -- drivers ----------------------------------------------------------------------
     def run_random(self, source: Callable[[random.Random, int], Any], domain: str) -> StormReport:
@@ -432,8 +525,9 @@ class _Engine:
         published = 0
         total = storm.events
         progress = self._progress(total)
-        while published < total or self.queue:
-            while published < total and len(self.queue) < _WINDOW:
+        bus = self.bus
+        while published < total or bus.pending():
+            while published < total and bus.has_room():
                 event = source(rng, published)
                 event_domain = domain
                 if isinstance(event, tuple):  # (domain, event): process managers' sources
@@ -446,8 +540,9 @@ class _Engine:
                 book = self._book(event, root[0], heads, key, published)
                 self._publish(published, book, rng.random() < faults.duplicate, root[1])
                 published += 1
-            message = self._pick()
-            self._deliver(message, *self._draw_fault(message))
+            message = bus.take()
+            if message is not None:
+                self._deliver(message, *self._draw_fault(message))
             if progress is not None:
                 progress(published)
         return self._finish()
@@ -511,12 +606,12 @@ class _Engine:
     def _publish(self, msg_id: int, book: bytes, duplicate: bool, root_label: str) -> None:
         trigger = wire.types_pb2.EventBook.FromString(book)
         message = _Message(msg_id, book, trigger)
-        self.queue.append(message)
+        self.bus.publish(message)
         self.counts["published"] += 1
         self._trace_publish(message, duplicate=False, root_label=root_label)
         if duplicate:
             copy = _Message(msg_id, book, trigger, copy=1)
-            self.queue.append(copy)
+            self.bus.publish(copy)
             self.counts["duplicates"] += 1
             self.coverage["duplicate"] += 1
             self._trace_publish(copy, duplicate=True)
@@ -536,17 +631,6 @@ class _Engine:
             f'"seq":{pages[-1].header.sequence if pages else -1},"book":"{book64}"}}\n'
         )
 
-    def _pick(self) -> _Message:
-        queue = self.queue
-        if self.faults.reorder and len(queue) > 1:
-            j = self.rng.randrange(min(len(queue), _WINDOW))
-            if j:
-                self.coverage["reorder"] += 1
-                message = queue[j]
-                del queue[j]
-                return message
-        return queue.popleft()
-
     def _draw_fault(self, message: _Message) -> tuple[str | None, int | None]:
         f = self.faults
         u = self.rng.random()
@@ -563,17 +647,18 @@ class _Engine:
             return "concurrent-redelivery", None
         return None, None
 
-    def _requeue(self, message: _Message) -> str:
-        if message.count >= self.faults.delivery_limit:
+    def _requeue(self, message: _Message, how: str) -> str:
+        """The message goes back to the queue (``how``: a consumer ``crash`` or a ``nack``),
+        unless it reached the delivery limit: then it is dead-lettered."""
+        # RabbitMQ's x-delivery-limit counts returns: the message is dead-lettered when it
+        # comes back after `limit + 1` deliveries (calibrated against the broker).
+        if not self.bus.counts_deliveries and message.count > self.faults.delivery_limit:
             self._dead_letter(message)
             return "dead-letter"
         message.redelivered = True
         if self.replaying:
             return "requeue"  # the schedule says what comes next
-        if self.faults.reorder and self.queue:
-            self.queue.insert(self.rng.randrange(min(len(self.queue), 3) + 1), message)
-        else:
-            self.queue.appendleft(message)
+        self.bus.requeue(message, how)
         return "requeue"
 
     def _dead_letter(self, message: _Message) -> None:
@@ -584,7 +669,7 @@ class _Engine:
             Finding(
                 "dead-lettered",
                 f"trigger message {message.id} was dead-lettered after {message.count} "
-                f"deliveries (delivery limit {self.faults.delivery_limit}); whatever it had "
+                f"deliveries (x-delivery-limit {self.faults.delivery_limit}); whatever it had "
                 "not yet done is lost",
                 trigger=label,
                 details={"deliveries": str(message.count), "message": str(message.id)},
@@ -599,8 +684,9 @@ class _Engine:
         k: int | None,
         replay_consumer: int | None = None,
     ) -> None:
-        h, counts = self.h, self.counts
-        message.count += 1
+        h, counts, bus = self.h, self.counts, self.bus
+        if not bus.counts_deliveries:
+            message.count += 1
         counts["deliveries"] += 1
         if message.redelivered:
             counts["redeliveries"] += 1
@@ -611,7 +697,7 @@ class _Engine:
         outcomes: list[Outcome] = []
         if fault == "nack-requeue":
             self.coverage["nack-requeue"] += 1
-            settle = self._requeue(message)
+            settle = self._requeue(message, "nack")
         else:
             work = h._handle(
                 message.book, redelivered, trigger_id=message.id, trigger=message.trigger
@@ -619,16 +705,14 @@ class _Engine:
             self._count_call(work)
             if fault == "concurrent-redelivery":
                 self.coverage["concurrent-redelivery"] += 1
-                message.count += 1
+                second = bus.redeliver_to_rival(message)
                 counts["deliveries"] += 1
                 counts["redeliveries"] += 1
-                rival = h._handle(
-                    message.book, True, trigger_id=message.id, trigger=message.trigger
-                )
+                rival = h._handle(second.book, True, trigger_id=second.id, trigger=second.trigger)
                 self._count_call(rival)
                 self._lockstep(work, rival)
                 outcomes = work.outcomes + rival.outcomes
-                settle = self._ack()
+                settle = self._ack(second)
             elif fault == "crash-mid-dispatch":
                 self.coverage["crash-mid-dispatch"] += 1
                 if k is None or k < 0:
@@ -636,18 +720,18 @@ class _Engine:
                 if work.error is None:
                     h._execute(work, limit=k)
                 outcomes = work.outcomes
-                settle = self._requeue(message)
+                settle = self._requeue(message, "crash")
             else:
                 if work.error is None:
                     h._execute(work)
                 outcomes = work.outcomes
                 if fault == "crash-before-ack":
                     self.coverage["crash-before-ack"] += 1
-                    settle = self._requeue(message)
+                    settle = self._requeue(message, "crash")
                 elif work.error is not None and h.requeue_on_error:
-                    settle = self._requeue(message)  # a PM handler error: nack + requeue
+                    settle = self._requeue(message, "nack")  # a PM handler error
                 else:
-                    settle = self._ack()
+                    settle = self._ack(message)
         self._count_outcomes(outcomes)
         new_kinds = [f.kind for f in h._findings[findings_before:]]
         self.writer.raw(
@@ -666,8 +750,9 @@ class _Engine:
         self.next_consumer = (consumer + 1) % self.storm.concurrency
         return consumer
 
-    def _ack(self) -> str:
+    def _ack(self, message: _Message) -> str:
         self.counts["acked"] += 1
+        self.bus.ack(message)
         return "ack"
 
     def _count_call(self, work: _Work) -> None:
@@ -715,6 +800,8 @@ class _Engine:
 
     # -- the end --------------------------------------------------------------------------
     def _finish(self) -> StormReport:
+        for message in self.bus.close():
+            self._dead_letter(message)  # what the broker dead-lettered
         findings = self.h.findings + self.extra_findings
         missing = [r for r in self.storm.require if not self.coverage.get(r)]
         ok = not missing and not any(f.is_error for f in findings)
