@@ -17,7 +17,14 @@ from typing import Any
 from .. import wire
 from ..errors import InvalidArgumentError
 
-__all__ = ["KitState", "before_scenario", "register_messages", "resolve_message_type", "state"]
+__all__ = [
+    "KitState",
+    "before_scenario",
+    "register_messages",
+    "resolve_message_type",
+    "state",
+    "table_rows",
+]
 
 _MODULES: list[ModuleType] = [wire.examples_pb2]
 
@@ -70,6 +77,18 @@ class KitState:
     storm_setup: list[Any] = field(default_factory=list)
     report: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def table_rows(context: Any, *columns: str) -> list[dict[str, str]]:
+    """The step's table as dicts, after checking it has ``columns`` (key column first)."""
+    if context.table is None:
+        raise AssertionError(f"this step needs a table with columns: {' | '.join(columns)}")
+    missing = [c for c in columns if c not in context.table.headings]
+    if missing:
+        raise AssertionError(
+            f"the table lacks column(s) {missing}; it has {list(context.table.headings)}"
+        )
+    return [{h: row[h] for h in context.table.headings} for row in context.table]
 
 
 def state(context: Any) -> KitState:

@@ -12,7 +12,7 @@ from ..framework.findings import KINDS, render_findings
 from ..framework.saga import SagaHarness
 from ..framework.targets import _import_target
 from ..ids import uuid_for
-from .environment import KitState, resolve_message_type, state
+from .environment import KitState, resolve_message_type, state, table_rows
 from .vocabulary import step
 
 __all__: list[str] = []
@@ -105,7 +105,7 @@ def message_from_table(context: Any, type_name: str) -> Any:
     if context.table is None:
         return message
     fields = cls.DESCRIPTOR.fields_by_name
-    for row in _rows(context, "field", "value"):
+    for row in table_rows(context, "field", "value"):
         name = row["field"]
         if name not in fields:
             raise AssertionError(
@@ -118,17 +118,6 @@ def message_from_table(context: Any, type_name: str) -> Any:
                 f"cannot set {type_name}.{name} to {row['value']!r}: {exc}"
             ) from None
     return message
-
-
-def _rows(context: Any, *columns: str) -> list[dict[str, str]]:
-    if context.table is None:
-        raise AssertionError(f"this step needs a table with columns: {' | '.join(columns)}")
-    missing = [c for c in columns if c not in context.table.headings]
-    if missing:
-        raise AssertionError(
-            f"the table lacks column(s) {missing}; it has {list(context.table.headings)}"
-        )
-    return [{h: row[h] for h in context.table.headings} for row in context.table]
 
 
 def _findings_report(h: Any) -> str:
@@ -297,7 +286,7 @@ def when_storm(context: Any, events: int, roots: int, seed: int) -> None:
     options: dict[str, Any] = {}
     concurrency = 1
     if context.table is not None:
-        for row in _rows(context, "fault", "value"):
+        for row in table_rows(context, "fault", "value"):
             name, value = row["fault"].strip(), row["value"].strip()
             if name == "concurrency":
                 concurrency = int(value)
@@ -376,7 +365,7 @@ def then_emits(context: Any, type_name: str, domain: str) -> None:
     message = command.unpack(cls)
     if context.table is not None:
         expected = message_from_table(context, type_name)
-        for row in _rows(context, "field", "value"):
+        for row in table_rows(context, "field", "value"):
             name = row["field"]
             got, want = getattr(message, name), getattr(expected, name)
             assert got == want, f"{type_name}.{name} is {got!r}, expected {want!r}"
@@ -532,7 +521,7 @@ def then_at_sequence(context: Any, domain: str, root: str, seq: int) -> None:
 )
 def then_has_events(context: Any, domain: str, root: str) -> None:
     view = harness(context).aggregate(domain, uuid_for(root))
-    rows = _rows(context, "sequence", "type")
+    rows = table_rows(context, "sequence", "type")
     by_seq = {p.header.sequence: p.event.type_url.rsplit("/", 1)[-1] for p in view.events}
     for row in rows:
         seq = int(row["sequence"])
@@ -690,7 +679,7 @@ def then_pm_state(context: Any, workflow: str) -> None:
     if not hasattr(h, "state"):
         raise AssertionError("the harness is not a process manager's")
     view = h.state(uuid_str_for(workflow))
-    rows = _rows(context, "sequence", "type")
+    rows = table_rows(context, "sequence", "type")
     got = [(p.header.sequence, p.event.type_url.rsplit(".", 1)[-1]) for p in view.events]
     want = [(int(r["sequence"]), r["type"].rsplit(".", 1)[-1]) for r in rows]
     assert got == want, f"PM state events: {got}"

@@ -8,23 +8,12 @@ from .. import wire
 from ..destinations import Destinations
 from ..errors import ClientError
 from ..ids import uuid_for
-from .environment import resolve_message_type, state
+from .environment import resolve_message_type, state, table_rows
 from .vocabulary import step
 
 __all__: list[str] = []  # steps register themselves with behave on import
 
 G_DEST = "Destinations contract"
-
-
-def _table_rows(context: Any, *columns: str) -> list[dict[str, str]]:
-    if context.table is None:
-        raise AssertionError(f"this step needs a table with columns: {' | '.join(columns)}")
-    missing = [c for c in columns if c not in context.table.headings]
-    if missing:
-        raise AssertionError(
-            f"the table lacks column(s) {missing}; it has {list(context.table.headings)}"
-        )
-    return [{c: row[c] for c in context.table.headings} for row in context.table]
 
 
 @step(
@@ -36,7 +25,7 @@ def _table_rows(context: Any, *columns: str) -> list[dict[str, str]]:
     "  | inventory | 5             |",
 )
 def given_destination_sequences(context: Any) -> None:
-    rows = _table_rows(context, "domain", "next_sequence")
+    rows = table_rows(context, "domain", "next_sequence")
     state(context).destinations = Destinations({r["domain"]: int(r["next_sequence"]) for r in rows})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import traceback as tb
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import wire
@@ -33,6 +34,7 @@ __all__ = ["PMDelivery", "ProcessManagerHarness", "pm_root"]
 NIL_ROOT = bytes(16)
 
 
+@dataclass
 class PMDelivery(Delivery):
     """A process-manager delivery: a :class:`Delivery` plus the PM's own output.
 
@@ -43,10 +45,10 @@ class PMDelivery(Delivery):
         prepared: the destinations ``Prepare`` declared (legacy two-phase flow).
     """
 
-    process_events: list[Any]
-    skipped: bool
-    attempts: int
-    prepared: list[Any]
+    process_events: list[Any] = field(default_factory=list)
+    skipped: bool = False
+    attempts: int = 1
+    prepared: list[Any] = field(default_factory=list)
 
     def command(self, domain: str) -> RecordedCommand:
         if self.skipped:
@@ -55,12 +57,6 @@ class PMDelivery(Delivery):
                 "angzarr only runs process managers for correlated triggers"
             )
         return super().command(domain)
-
-
-def _pm_delivery(number: int, trigger: Any, redelivered: bool, **kw: Any) -> PMDelivery:
-    d = PMDelivery(number, trigger, redelivered, **kw)
-    d.process_events, d.skipped, d.attempts, d.prepared = [], False, 1, []
-    return d
 
 
 class ProcessManagerHarness(SagaHarness):
@@ -83,6 +79,7 @@ class ProcessManagerHarness(SagaHarness):
     """
 
     requeue_on_error = True  # a PM handler error is a nack with requeue (storms read this)
+    _delivery_class = PMDelivery
 
     def __init__(
         self,
@@ -228,25 +225,10 @@ class ProcessManagerHarness(SagaHarness):
         trigger_id: int | None = None,
         trigger: Any = None,
     ) -> _Work:
-        T, PM = wire.types_pb2, wire.process_manager_pb2
-        if trigger is None:
-            trigger = T.EventBook.FromString(trigger_bytes)
-        if trigger_id is None:
-            trigger_id = self._trigger_ids.setdefault(
-                self._trigger_key(trigger), len(self._trigger_ids)
-            )
-        self._count += 1
-        work = _Work(self._count, trigger, trigger_id, {})
-        delivery = None
-        if self.record:
-            delivery = work.delivery = _pm_delivery(
-                work.number,
-                trigger,
-                redelivered,
-                findings=work.findings,
-                _trigger_bytes=trigger_bytes,
-            )
-            self.deliveries.append(delivery)
+        PM = wire.process_manager_pb2
+        work = self._begin(trigger_bytes, trigger_id, trigger, {})
+        trigger = work.trigger
+        delivery = self._record(work, redelivered, trigger_bytes)
         correlation_id = trigger.cover.correlation_id
         if not correlation_id:
             work.skipped = True

@@ -655,26 +655,13 @@ class SagaHarness:
         ``trigger``) and then :meth:`_execute`, possibly partially or in lockstep with a
         rival consumer.
         """
-        if trigger is None:
-            trigger = wire.types_pb2.EventBook.FromString(trigger_bytes)
-        if trigger_id is None:
-            key = self._trigger_key(trigger)
-            trigger_id = self._trigger_ids.setdefault(key, len(self._trigger_ids))
-        self._count += 1
         seqs = self._sequence_map()
+        work = self._begin(trigger_bytes, trigger_id, trigger, seqs)
+        trigger = work.trigger
         request_bytes = saga_request_bytes(trigger_bytes, seqs)
-        work = _Work(self._count, trigger, trigger_id, seqs)
-        delivery = None
-        if self.record:
-            delivery = work.delivery = Delivery(
-                work.number,
-                trigger,
-                redelivered,
-                request=wire.saga_pb2.SagaHandleRequest.FromString(request_bytes),
-                findings=work.findings,
-                _trigger_bytes=trigger_bytes,
-            )
-            self.deliveries.append(delivery)
+        delivery = self._record(work, redelivered, trigger_bytes)
+        if delivery is not None:
+            delivery.request = wire.saga_pb2.SagaHandleRequest.FromString(request_bytes)
         try:
             response, response_bytes = self.target.handle_bytes(request_bytes)
         except Exception as exc:  # the coordinator logs and acks: the trigger's work is lost
@@ -698,6 +685,35 @@ class SagaHarness:
             delivery.sent = [RecordedCommand(c) for c in work.sent]
             delivery.facts = work.facts
         return work
+
+    def _begin(
+        self, trigger_bytes: bytes, trigger_id: int | None, trigger: Any, seqs: dict[str, int]
+    ) -> _Work:
+        """A new delivery in flight: the parsed trigger, its identity, the next number."""
+        if trigger is None:
+            trigger = wire.types_pb2.EventBook.FromString(trigger_bytes)
+        if trigger_id is None:
+            key = self._trigger_key(trigger)
+            trigger_id = self._trigger_ids.setdefault(key, len(self._trigger_ids))
+        self._count += 1
+        return _Work(self._count, trigger, trigger_id, seqs)
+
+    #: the record class of a delivery (process managers record more)
+    _delivery_class: type[Delivery] = None  # type: ignore[assignment]  # set below
+
+    def _record(self, work: _Work, redelivered: bool, trigger_bytes: bytes) -> Delivery | None:
+        """The public record of a delivery, when the harness keeps records."""
+        if not self.record:
+            return None
+        delivery = work.delivery = self._delivery_class(
+            work.number,
+            work.trigger,
+            redelivered,
+            findings=work.findings,
+            _trigger_bytes=trigger_bytes,
+        )
+        self.deliveries.append(delivery)
+        return delivery
 
     def _stamp(self, command: Any, trigger: Any) -> None:
         """What the coordinator does to an emitted command before sending it (in place)."""
@@ -1193,6 +1209,9 @@ class SagaHarness:
             trigger.cover.domain, trigger.cover.root.value, edition_name(trigger.cover)
         )
         return f"{label}{at} {types}".rstrip()
+
+
+SagaHarness._delivery_class = Delivery
 
 
 def _facts_of(response: Any) -> Any:
