@@ -242,6 +242,7 @@ def _shrink(args: argparse.Namespace) -> int:
     result = shrink(args.trace, args.target, kind=args.kind, out_dir=args.out, target=args.target)
     print(result.describe())
     print(f"wrote {result.test_file} (run it with pytest: it fails with {result.kind})")
+    print(f"wrote {result.feature_file} (the same as a Gherkin scenario for behave)")
     return EXIT_CLEAN
 
 

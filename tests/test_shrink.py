@@ -60,6 +60,20 @@ def test_written_test_fails_for_the_same_finding(tmp_path):
     assert run.returncode == 1, run.stdout + run.stderr
     assert "[double-apply]" in run.stdout
     assert "1 failed" in run.stdout
+    # the Gherkin scenario, with the shared steps, fails for the same finding
+    out = result.feature_file.parent
+    (out / "steps").mkdir()
+    (out / "steps" / "kit.py").write_text("from angzarr_testkit.behave.steps import *  # noqa\n")
+    (out / "environment.py").write_text(
+        "from angzarr_testkit.behave.environment import before_scenario  # noqa\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "behave", "--no-capture", "--format", "plain", str(out)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "double-apply" in run.stdout + run.stderr
+    assert "1 failed" in run.stdout
 
 
 def test_shrinking_a_given_kind_and_an_object_target(tmp_path):

@@ -710,3 +710,29 @@ def then_poisoned(context: Any, times: int) -> None:
     dead = [f for f in h.findings if f.kind == "dead-lettered"]
     assert dead, _findings_report(h)
     assert dead[-1].details.get("deliveries") == str(times), dead[-1].render()
+
+
+@step(
+    "When",
+    'the storm in trace "{path}" is replayed',
+    group=G_ACT,
+    description="Re-execute a recorded storm trace exactly (a path relative to the feature "
+    "file), against the declared saga or process manager.",
+    example='When the storm in trace "storm-7.jsonl" is replayed',
+)
+def when_replayed(context: Any, path: str) -> None:
+    from pathlib import Path
+
+    from ..simulate import Storm
+
+    s = state(context)
+    if s.saga is None:
+        raise AssertionError("declare the saga or process manager first")
+    trace = Path(path)
+    feature = getattr(getattr(context, "feature", None), "filename", None)
+    if not trace.is_absolute() and feature:
+        trace = Path(feature).resolve().parent / trace
+    setups = list(s.storm_setup)
+    s.report = Storm.replay(
+        trace, saga=s.saga, setup=(lambda h: [fn(h) for fn in setups]) if setups else None
+    )

@@ -38,6 +38,7 @@ class ShrinkResult:
         original_deliveries, original_messages: sizes before shrinking.
         replays: how many replays shrinking took.
         test_file: the written pytest file, when ``out_dir`` was given.
+        feature_file: the written Gherkin scenario (shared steps), when ``out_dir`` was given.
     """
 
     kind: str
@@ -47,6 +48,7 @@ class ShrinkResult:
     original_messages: int
     replays: int
     test_file: Path | None = None
+    feature_file: Path | None = None
 
     @property
     def deliveries(self) -> int:
@@ -135,6 +137,7 @@ def shrink(
                 "(the storm was given an object)",
             )
         result.test_file = write_pytest(result, Path(out_dir), name)
+        result.feature_file = write_feature(result, Path(out_dir), name)
     return result
 
 
@@ -237,4 +240,34 @@ def write_pytest(result: ShrinkResult, out_dir: Path, target: str) -> Path:
     path = out_dir / f"{stem}.py"
     path.write_text(textwrap.dedent(test), encoding="utf-8")
     (out_dir / f"{stem}.jsonl").write_text(trace_text, encoding="utf-8")
+    return path
+
+
+def write_feature(result: ShrinkResult, out_dir: Path, target: str) -> Path:
+    """Write the minimal schedule as a Gherkin scenario that uses the shared steps and replays
+    the trace written beside it by :func:`write_pytest` (run it with behave, with the kit's
+    steps registered; it fails until the saga is fixed)."""
+    stem = f"storm_{result.kind.replace('-', '_')}"
+    trace_name = f"test_{stem}.jsonl"
+    header = result.report.options
+    pm = header.get("kind") == "process-manager"
+    declare = (
+        f'Given the process manager "{target}" in domain "{header["pm_domain"]}" from domains '
+        f'"{", ".join(header["sources"] or [])}" to domains '
+        f'"{", ".join(header["output_domains"])}"'
+        if pm
+        else f'Given the saga "{target}" from domain "{header["source_domain"]}" to domains '
+        f'"{", ".join(header["output_domains"])}"'
+    )
+    feature = f"""\
+Feature: Minimal reproduction of a {result.kind} finding
+  Shrunk by angzarr-testkit from storm seed {header["seed"]}: {result.describe()}.
+
+  Scenario: the shrunk storm replays clean
+    {declare}
+    When the storm in trace "{trace_name}" is replayed
+    Then the storm is clean
+"""
+    path = out_dir / f"{stem}.feature"
+    path.write_text(feature, encoding="utf-8")
     return path
