@@ -38,3 +38,19 @@ def sample_messages() -> tuple[Any, Any]:
     request = wire.saga_pb2.SagaHandleRequest(source=book, destination_sequences={"inventory": 5})
     response = wire.saga_pb2.SagaResponse(commands=trivial_saga(request))
     return request, response
+
+
+_PM = wire.process_manager_pb2
+_PM_EVENT = T.EventPage()
+_PM_EVENT.event.Pack(E.FulfillmentStarted(order_id="o"))
+
+
+def trivial_pm(request: Any) -> Any:
+    """A trivial process manager: one process event and one pre-built command."""
+    return _PM.ProcessManagerHandleResponse(
+        process_events=T.EventBook(pages=[_PM_EVENT]), commands=[_COMMAND]
+    )
+
+
+def pm_event(rng: random.Random, i: int) -> Any:
+    return "order", _EVENT

@@ -613,3 +613,11 @@ def test_cross_trigger_dedupe_collision_is_reported():
     assert "served another trigger" in collision.message
     assert "invalid-provenance" in kinds(h)
     assert h.aggregate("inventory", SKU).applied == 1
+
+
+def test_without_records_deliver_returns_none_but_the_oracle_still_works():
+    h = harness(sagas.explicit_saga, record=False)
+    d = h.deliver(order(), root=ORDER, sequence=0)
+    assert d is None and h.deliveries == []
+    h.deliver(order(), root=ORDER, sequence=0)  # a duplicate publish
+    assert kinds(h) == ["double-apply"]

@@ -200,9 +200,9 @@ class ProcessManagerHarness(SagaHarness):
                 self._poisoned(work, attempts)
                 break
         delivery = work.delivery
-        assert isinstance(delivery, PMDelivery)
-        delivery.attempts = attempts
-        return delivery
+        if isinstance(delivery, PMDelivery):
+            delivery.attempts = attempts
+        return delivery  # type: ignore[return-value]  # None only when record=False
 
     def _poisoned(self, work: _Work, attempts: int) -> None:
         self._add(

@@ -8,7 +8,9 @@ A target is one of:
   (e.g. ``angzarr_client.saga_handler.SagaHandler``);
 * an ``angzarr_client.saga.Saga`` subclass (or instance), served through
   ``angzarr_client.saga_handler.SagaHandler`` exactly as angzarr_client serves it;
-* a string ``"package.module:attr"`` naming any of the above.
+* a string ``"package.module:attr"`` naming any of the above;
+* a string ``"grpc://host:port"``: a saga served over gRPC in any language (resolved through
+  :mod:`angzarr_testkit.transports.grpc`, which needs the ``grpc`` extra).
 
 Requests and responses cross every hop as bytes, as on the real wire.
 """
@@ -196,9 +198,11 @@ def _import_target(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        hint = f" (did you mean grpc://{spec}?)" if attr.isdigit() else ""
         raise TargetError(
             f"cannot import module {module_name!r} of target {spec!r}: {exc}. Check the module "
-            "path and that the project is on sys.path (run from its root, or pip install -e .)",
+            "path and that the project is on sys.path (run from its root, or pip install -e .)"
+            f"{hint}",
             details={"target": spec, "module": module_name},
         ) from exc
     obj: Any = module
@@ -246,6 +250,41 @@ def _servicer_target(servicer: Any, name: str) -> SagaTarget:
     return SagaTarget(name=name, call=call)
 
 
+_GRPC_EXTRA_HINT = "pip install 'angzarr-testkit[grpc]'"
+
+
+def _network_target(target: str, kind: str) -> Any:
+    """Resolve a ``scheme://...`` target string through the matching transport."""
+    scheme = target.split("://", 1)[0].lower()
+    if scheme != "grpc":
+        raise TargetError(
+            f"target {target!r} looks like a network address, but only grpc://HOST:PORT "
+            "targets are supported (a saga or process manager serving angzarr's SagaService "
+            "or ProcessManagerService); otherwise give a 'package.module:attr' string or the "
+            "object itself",
+            code=codes.TARGET_UNSUPPORTED,
+            details={"target": target, "scheme": scheme},
+        )
+    # transports/ sits above framework/ (DESIGN.md section 2: dependencies flow downward), so
+    # it is imported lazily, here, at resolution time: framework never imports it at module
+    # level, and grpcio stays an optional extra.
+    module = "angzarr_testkit.transports.grpc"
+    try:
+        transport = importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name not in (module, "grpc") and not (exc.name or "").startswith("grpc."):
+            raise  # a genuine bug inside the transport, not a missing extra
+        raise TargetError(
+            f"target {target!r} needs grpcio, which is not installed for this Python: "
+            f"{_GRPC_EXTRA_HINT}",
+            code=codes.TARGET_UNSUPPORTED,
+            details={"target": target, "missing": "grpcio"},
+        ) from exc
+    if kind == "saga":
+        return transport.grpc_saga_target(target)
+    return transport.grpc_pm_target(target)
+
+
 def resolve_saga_target(target: Any) -> SagaTarget:
     """Resolve any supported target form into a :class:`SagaTarget`.
 
@@ -257,12 +296,7 @@ def resolve_saga_target(target: Any) -> SagaTarget:
         return target
     if isinstance(target, str):
         if "://" in target:
-            raise TargetError(
-                f"target {target!r} looks like a network address; network targets are not "
-                "supported yet, give a 'package.module:attr' string or the object itself",
-                code=codes.TARGET_UNSUPPORTED,
-                details={"target": target},
-            )
+            return _network_target(target, "saga")
         resolved = resolve_saga_target(_import_target(target))
         resolved.name = target
         return resolved
@@ -393,18 +427,14 @@ def _pm_servicer_calls(servicer: Any) -> tuple[Callable[[bytes], Any], Callable 
 def resolve_pm_target(target: Any) -> PMTarget:
     """Resolve any supported process-manager target form into a :class:`PMTarget`:
     a callable ``fn(ProcessManagerHandleRequest)``, a servicer with ``Handle`` (and
-    ``Prepare``), an ``angzarr_client`` ``ProcessManager`` subclass, or a
-    ``"package.module:attr"`` string naming one."""
+    ``Prepare``), an ``angzarr_client`` ``ProcessManager`` subclass, a
+    ``"package.module:attr"`` string naming one, or a ``"grpc://host:port"`` address of a
+    process manager serving angzarr's ``ProcessManagerService``."""
     if isinstance(target, PMTarget):
         return target
     if isinstance(target, str):
         if "://" in target:
-            raise TargetError(
-                f"target {target!r} looks like a network address; network targets are not "
-                "supported yet, give a 'package.module:attr' string or the object itself",
-                code=codes.TARGET_UNSUPPORTED,
-                details={"target": target},
-            )
+            return _network_target(target, "process-manager")
         resolved = resolve_pm_target(_import_target(target))
         resolved.name = target
         return resolved
