@@ -69,7 +69,11 @@ def test_written_test_fails_for_the_same_finding(tmp_path):
     )
     run = subprocess.run(
         [sys.executable, "-m", "behave", "--no-capture", "--format", "plain", str(out)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "double-apply" in run.stdout + run.stderr
