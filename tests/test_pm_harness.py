@@ -254,3 +254,16 @@ def test_pm_crash_mid_dispatch_loses_commands_because_state_is_persisted_first()
     lost = [f for f in report.findings if f.kind == "lost-command"]
     assert lost and all("ReserveInventory" in f.message for f in lost)
     assert report.counts["applied"] == 0
+
+
+def test_aborting_pm_servicer_is_reported_as_a_requeued_pm_error():
+    class Aborting:
+        def Handle(self, request, context):  # noqa: N802 - gRPC naming
+            context.abort("UNAVAILABLE", "downstream is down")
+
+    h = harness(Aborting(), delivery_limit=1)
+    h.deliver(created(), domain="order", root=ORDER, correlation_id=CORR)
+    first = h.findings[0]
+    assert first.kind == "handler-error"
+    assert "aborted with UNAVAILABLE: downstream is down" in first.message
+    assert "requeues" in first.message

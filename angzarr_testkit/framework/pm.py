@@ -27,7 +27,7 @@ from ..factories import pm_root
 from .aggregate import Stream, edition_name, stream_label
 from .findings import Finding
 from .saga import AggregateView, Delivery, RecordedCommand, SagaHarness, _copy_edition, _Work
-from .targets import PMTarget, resolve_pm_target
+from .targets import HandlerAborted, HandlerResultError, PMTarget, resolve_pm_target
 
 __all__ = ["PMDelivery", "ProcessManagerHarness", "pm_root"]
 
@@ -425,17 +425,23 @@ class ProcessManagerHarness(SagaHarness):
             )
 
     def _handler_failed(self, work: _Work, exc: BaseException) -> None:
-        if isinstance(getattr(exc, "code", None), str) or "No sequence for domain" in str(exc):
+        code = getattr(exc, "code", None)
+        if code == codes.MISSING_DESTINATION_SEQUENCE or "No sequence for domain" in str(exc):
             super()._handler_failed(work, exc)
             return
         trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        if isinstance(exc, HandlerAborted):
+            what = f"the servicer aborted with {exc.code}: {exc.details}"
+        elif isinstance(exc, HandlerResultError):
+            what = str(exc)
+        else:
+            what = f"{type(exc).__name__}: {exc}"
         self._add(
             work,
             Finding(
                 "handler-error",
-                f"process manager {self.pm_target.name} failed on the trigger "
-                f"({type(exc).__name__}: {exc}); angzarr nacks and requeues it (a poison "
-                "message loops until the delivery limit)",
+                f"process manager {self.pm_target.name} failed on the trigger ({what}); angzarr "
+                "nacks and requeues it (a poison message loops until the delivery limit)",
                 trigger=self._trigger_label(work.trigger),
                 delivery=work.number,
                 details={"error": type(exc).__name__},
