@@ -90,7 +90,9 @@ QUIET = ("-p", "no:hypothesispytest")
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest(*QUIET, *args)
+    # -rN: no short test summary. pytest prints the summary untruncated when it detects CI
+    # (CI=true), which would repeat each failure message and skew the counts below.
+    return pytester.runpytest(*QUIET, "-rN", *args)
 
 
 def header_seed(result: pytest.RunResult) -> int:

@@ -321,9 +321,11 @@ def test_messages_shrink_toward_empty_messages():
     assert find(S.messages(EX.LineItems), lambda m: True) == EX.LineItems()
     smallest = find(S.messages(EX.OrderCreated), lambda m: m.quantity > 0)
     assert smallest == EX.OrderCreated(quantity=1)
-    assert find(S.messages(T.CommandBook), lambda m: len(m.pages) > 0) == T.CommandBook(
-        pages=[T.CommandPage()]
-    )
+    # Shrinking is a heuristic search: it may stop with a present-but-empty cover; what must
+    # hold is that everything left is empty.
+    book = find(S.messages(T.CommandBook), lambda m: len(m.pages) > 0)
+    assert list(book.pages) == [T.CommandPage()]
+    assert book.cover.ByteSize() == 0
 
 
 def test_messages_overrides_by_field_by_field_name_and_by_type():
