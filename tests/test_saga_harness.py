@@ -621,3 +621,10 @@ def test_without_records_deliver_returns_none_but_the_oracle_still_works():
     assert d is None and h.deliveries == []
     h.deliver(order(), root=ORDER, sequence=0)  # a duplicate publish
     assert kinds(h) == ["double-apply"]
+
+
+def test_a_target_module_that_fails_to_import_is_a_target_error(tmp_path, monkeypatch):
+    (tmp_path / "broken_saga_mod.py").write_text("raise RuntimeError('bad config')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TargetError, match="raised RuntimeError: bad config"):
+        SagaHarness("broken_saga_mod:saga", source_domain="order")

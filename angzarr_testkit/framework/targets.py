@@ -205,6 +205,13 @@ def _import_target(spec: str) -> Any:
             f"{hint}",
             details={"target": spec, "module": module_name},
         ) from exc
+    except Exception as exc:  # the user's module itself failed while importing
+        raise TargetError(
+            f"importing module {module_name!r} of target {spec!r} raised "
+            f"{type(exc).__name__}: {exc}; fix that module (python -c 'import {module_name}' "
+            "shows the traceback)",
+            details={"target": spec, "module": module_name, "error": type(exc).__name__},
+        ) from exc
     obj: Any = module
     for part in attr.split("."):
         try:
