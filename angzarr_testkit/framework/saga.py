@@ -342,6 +342,7 @@ class _Work:
         "skipped",
         "trigger",
         "trigger_id",
+        "trigger_identity",
         "virtual_time",
     )
 
@@ -360,6 +361,7 @@ class _Work:
         self.virtual_time = 0.0
         self.skipped = False
         self.pm_source: tuple[Any, int] | None = None
+        self.trigger_identity: tuple[str, bytes, str, frozenset[int]] | None = None
 
 
 class SagaHarness:
@@ -420,8 +422,9 @@ class SagaHarness:
         # logical command key -> first delivery that applied it; keys already reported
         self._applied_in: dict[int, int] = {}
         self._reapplied: set[int] = set()
-        # logical command key -> (command, trigger, deliveries) until applied/rejected
-        self._unresolved: dict[int, tuple[Any, Any, list[int]]] = {}
+        # logical command key -> (command, trigger, delivery number or numbers) until
+        # applied or rejected
+        self._unresolved: dict[int, tuple[Any, Any, int | list[int]]] = {}
         # trigger id -> (first delivery number, output digest, first Delivery if recorded)
         self._outputs: dict[int, tuple[int, int, Delivery | None] | int] = {}
 
@@ -865,26 +868,25 @@ class SagaHarness:
         trigger = work.trigger
         keys = []
         seen: dict[int, int] = {}
+        unresolved = self._unresolved
         for i, command in enumerate(work.sent):
-            cover = command.cover
             pages = command.pages
-            content = hash(
-                (
-                    cover.domain,
-                    edition_name(cover),
-                    cover.root.value,
-                    tuple(p.command.SerializeToString() for p in pages),
-                )
-            )
+            # The logical command: target cover and payloads, headers left out.
+            if len(pages) == 1:
+                body: Any = pages[0].command.SerializeToString()
+            else:
+                body = tuple(p.command.SerializeToString() for p in pages)
+            content = hash((command.cover.SerializeToString(), body))
             occurrence = seen.get(content, 0)
             seen[content] = occurrence + 1
             key = hash((work.trigger_id, content, occurrence))
             keys.append(key)
-            entry = self._unresolved.get(key)
+            entry = unresolved.get(key)
             if entry is None:
-                self._unresolved[key] = (command, trigger, [work.number])
+                unresolved[key] = (command, trigger, work.number)
             else:
-                entry[2].append(work.number)
+                numbers = entry[2] if isinstance(entry[2], list) else [entry[2]]
+                unresolved[key] = (command, trigger, [*numbers, work.number])
             if not pages or not pages[0].HasField("header"):
                 kind = None
             else:
@@ -899,12 +901,21 @@ class SagaHarness:
 
     def _provenance_ok(self, work: _Work, deferred: Any) -> bool:
         """Whether a deferred header identifies the trigger (source cover and a page seq)."""
-        t_cover, src = work.trigger.cover, deferred.source
+        identity = work.trigger_identity
+        if identity is None:
+            t_cover = work.trigger.cover
+            identity = work.trigger_identity = (
+                t_cover.domain,
+                t_cover.root.value,
+                edition_name(t_cover),
+                frozenset(p.header.sequence for p in work.trigger.pages),
+            )
+        src = deferred.source
         return (
-            src.domain == t_cover.domain
-            and src.root.value == t_cover.root.value
-            and edition_name(src) == edition_name(t_cover)
-            and any(p.header.sequence == deferred.source_seq for p in work.trigger.pages)
+            src.domain == identity[0]
+            and src.root.value == identity[1]
+            and edition_name(src) == identity[2]
+            and deferred.source_seq in identity[3]
         )
 
     def _unstamped(self, work: _Work, index: int) -> None:
@@ -1165,7 +1176,8 @@ class SagaHarness:
 
     def _lost_commands(self) -> list[Finding]:
         lost = []
-        for command, trigger, deliveries in self._unresolved.values():
+        for command, trigger, numbers in self._unresolved.values():
+            deliveries = numbers if isinstance(numbers, list) else [numbers]
             rc = RecordedCommand(command)
             target = stream_label(rc.domain, rc.root, edition_name(command.cover))
             lost.append(
