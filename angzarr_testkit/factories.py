@@ -207,14 +207,7 @@ def _class_of(descriptor: Descriptor) -> type[Message]:
 
 
 _is_repeated = wire.is_repeated
-
-
-def _is_map(field: FieldDescriptor) -> bool:
-    return (
-        field.type == FieldDescriptor.TYPE_MESSAGE
-        and field.message_type.GetOptions().map_entry
-        and _is_repeated(field)
-    )
+_is_map = wire.is_map
 
 
 def _single(field: FieldDescriptor, value: object, param: str) -> object:

@@ -44,6 +44,7 @@ __all__ = [
     "TYPE_URL_PREFIX",
     "command_handler_pb2",
     "examples_pb2",
+    "is_map",
     "is_repeated",
     "pack",
     "process_manager_pb2",
@@ -251,3 +252,12 @@ def is_repeated(field: Any) -> bool:
     if flag is not None:
         return bool(flag)
     return field.label == field.LABEL_REPEATED
+
+
+def is_map(field: Any) -> bool:
+    """Whether a ``FieldDescriptor`` is a map field (a repeated ``*Entry`` message)."""
+    return (
+        field.type == field.TYPE_MESSAGE
+        and field.message_type.GetOptions().map_entry
+        and is_repeated(field)
+    )
