@@ -25,7 +25,7 @@ $(VENV_CLIENT)/$(STAMP): pyproject.toml
 $(VENV_NEWEST)/$(STAMP): pyproject.toml
 	test -x $(VENV_NEWEST)/bin/python || $(PYTHON) -m venv $(VENV_NEWEST)
 	$(VENV_NEWEST)/bin/pip install -q --upgrade pip
-	$(VENV_NEWEST)/bin/pip install -q -e '.[rabbitmq,grpc]' --upgrade --upgrade-strategy eager
+	$(VENV_NEWEST)/bin/pip install -q -e '.[rabbitmq,grpc,test]' --upgrade --upgrade-strategy eager
 	touch $@
 
 demo: $(VENV)/$(STAMP)

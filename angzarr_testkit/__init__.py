@@ -12,10 +12,21 @@ Public API (everything else is private):
 """
 
 from .destinations import Destinations
-from .errors import ClientError, ConfigurationError, InvalidArgumentError, TargetError, codes
+from .errors import (
+    ClientError,
+    ConfigurationError,
+    InvalidArgumentError,
+    TargetError,
+    TraceError,
+    UsageError,
+    UsageTypeError,
+    UserCodeError,
+    codes,
+)
 from .framework import (
     KINDS,
     PROFILES,
+    SEVERITIES,
     AggregateView,
     DeferredRef,
     Delivery,
@@ -24,6 +35,7 @@ from .framework import (
     RecordedCommand,
     SagaHarness,
     error_kinds,
+    failing,
     render_findings,
 )
 from .framework.pm import PMDelivery, ProcessManagerHarness
@@ -36,6 +48,7 @@ __all__ = [
     "FAULT_CLASSES",
     "KINDS",
     "PROFILES",
+    "SEVERITIES",
     "AggregateView",
     "ClientError",
     "ConfigurationError",
@@ -53,9 +66,14 @@ __all__ = [
     "Storm",
     "StormReport",
     "TargetError",
+    "TraceError",
+    "UsageError",
+    "UsageTypeError",
+    "UserCodeError",
     "__version__",
     "codes",
     "error_kinds",
+    "failing",
     "render_findings",
     "uuid_for",
     "uuid_str_for",

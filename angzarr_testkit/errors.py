@@ -3,6 +3,18 @@
 Every error the kit raises on a user mistake is a :class:`ClientError` with a stable
 ``code`` (a SCREAMING_SNAKE string from :class:`codes`) and a ``details`` dict of strings,
 so tests and tools can match on the code instead of parsing the message.
+
+The tree::
+
+    ClientError
+      UsageError (also ValueError)      a bad argument, option, target or file: fix the call
+        UsageTypeError (also TypeError)   ... of the wrong type
+        InvalidArgumentError, ConfigurationError, TargetError, WireModeError, TraceError
+      UserCodeError                     a callable the user gave the kit (not the code under
+                                        test) raised; the original exception is chained
+
+A handler under test that raises is not an error of the kit: it is a ``handler-error``
+finding. The CLI maps every :class:`ClientError` to exit status 2.
 """
 
 from __future__ import annotations
@@ -14,8 +26,14 @@ __all__ = [
     "ConfigurationError",
     "InvalidArgumentError",
     "TargetError",
+    "TraceError",
+    "UsageError",
+    "UsageTypeError",
+    "UserCodeError",
     "WireModeError",
     "codes",
+    "describe_exception",
+    "safe_repr",
 ]
 
 
@@ -31,6 +49,32 @@ class codes:  # noqa: N801 - a namespace of constants, read as ``codes.X``
     TARGET_UNSUPPORTED = "TARGET_UNSUPPORTED"
     UNKNOWN_DOMAIN = "UNKNOWN_DOMAIN"
     INVALID_OPTION = "INVALID_OPTION"
+    INVALID_TYPE = "INVALID_TYPE"
+    INVALID_TRACE = "INVALID_TRACE"
+    USER_CODE_FAILED = "USER_CODE_FAILED"
+    OUTPUT_UNWRITABLE = "OUTPUT_UNWRITABLE"
+
+
+def safe_repr(value: object, limit: int = 120) -> str:
+    """``repr(value)``, shortened to ``limit`` characters, that never raises (a user object
+    whose ``__repr__`` raises is shown by its type)."""
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the real problem
+        text = f"<{type(value).__name__} object (its __repr__ raised)>"
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"TypeName: message"`` for any exception, even one whose ``__str__`` raises."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:  # the user's exception class is broken; say so instead of crashing
+        text = "<its __str__ raised>"
+    return f"{name}: {text}" if text else name
 
 
 class ClientError(Exception):
@@ -63,25 +107,54 @@ class ClientError(Exception):
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
 
 
-class InvalidArgumentError(ClientError):
+class UsageError(ClientError, ValueError):
+    """A call the kit cannot honour: the message names the parameter, the value received
+    and what is accepted (``details`` has ``parameter``, ``value`` and ``accepted`` when
+    the error was built by :func:`angzarr_testkit.validate.usage_error`)."""
+
+    default_code = codes.INVALID_ARGUMENT
+
+
+class UsageTypeError(UsageError, TypeError):
+    """A :class:`UsageError` for a value of the wrong type (also a ``TypeError``)."""
+
+    default_code = codes.INVALID_TYPE
+
+
+class InvalidArgumentError(UsageError):
     """An argument (a domain, a sequence, a cover) is not acceptable."""
 
     default_code = codes.INVALID_ARGUMENT
 
 
-class WireModeError(ClientError):
+class WireModeError(UsageError):
     """The requested wire mode (``ANGZARR_TESTKIT_WIRE``) cannot be honoured."""
 
     default_code = codes.WIRE_MODE
 
 
-class TargetError(ClientError):
+class TargetError(UsageError):
     """A saga/PM target could not be resolved or called the way it was given."""
 
     default_code = codes.TARGET_NOT_FOUND
 
 
-class ConfigurationError(ClientError):
+class ConfigurationError(UsageError):
     """A harness or storm option is invalid (unknown profile, unknown domain, ...)."""
 
     default_code = codes.INVALID_OPTION
+
+
+class TraceError(UsageError):
+    """A trace file that cannot be replayed: missing, not a file, not UTF-8 JSON lines, of
+    an unknown version, truncated or edited (its digest does not match)."""
+
+    default_code = codes.INVALID_TRACE
+
+
+class UserCodeError(ClientError):
+    """A callable the user handed the kit to set up a run (an event source, a setup
+    function, a merge policy) raised. The message names the
+    callable; the original exception is the ``__cause__``."""
+
+    default_code = codes.USER_CODE_FAILED

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from angzarr_testkit import KINDS, Finding, error_kinds, render_findings
+from angzarr_testkit import KINDS, Finding, UsageError, error_kinds, failing, render_findings
+from angzarr_testkit.framework.findings import check_kinds, sort_findings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "findings.md"
 
@@ -23,11 +24,46 @@ DESIGN_KINDS = {
     "dead-lettered",
     "invalid-provenance",
 }
+# Added by issue 11 (a verdict you can trust).
+VERDICT_KINDS = {"invalid-command", "malformed-response", "budget-exhausted", "vacuous-run"}
 
 
 def test_kinds_are_the_design_vocabulary():
-    assert set(KINDS) == DESIGN_KINDS
-    assert error_kinds() == DESIGN_KINDS - {"rejected-command"}
+    assert set(KINDS) == DESIGN_KINDS | VERDICT_KINDS
+    assert error_kinds() == (DESIGN_KINDS | VERDICT_KINDS) - {"rejected-command"}
+    assert KINDS["rejected-command"].severity == "warning"
+
+
+def test_cause_order_puts_root_causes_before_consequences():
+    order = list(KINDS)
+    for cause, consequence in (
+        ("invalid-command", "lost-command"),
+        ("sequence-mismatch", "lost-command"),
+        ("unstamped-command", "double-apply"),
+        ("handler-error", "vacuous-run"),
+    ):
+        assert order.index(cause) < order.index(consequence)
+    found = [Finding("lost-command", "l"), Finding("sequence-mismatch", "s")]
+    assert [f.kind for f in sort_findings(found)] == ["sequence-mismatch", "lost-command"]
+    assert render_findings(found).index("[sequence-mismatch]") < render_findings(found).index(
+        "[lost-command]"
+    )
+
+
+def test_failing_applies_allow_and_fail_on():
+    found = [Finding("rejected-command", "r"), Finding("lost-command", "l")]
+    assert [f.kind for f in failing(found)] == ["lost-command"]
+    assert [f.kind for f in failing(found, allow=["lost-command"])] == []
+    assert [f.kind for f in failing(found, fail_on=["rejected-command"])] == [
+        "lost-command",
+        "rejected-command",
+    ]
+
+
+@pytest.mark.parametrize("bad", ["lost-command", ["no-such-kind"], None, 3, [3]])
+def test_check_kinds_refuses_strings_and_unknown_kinds(bad):
+    with pytest.raises(UsageError, match="allow"):
+        check_kinds(bad, "allow")
 
 
 def test_unknown_kind_is_refused():

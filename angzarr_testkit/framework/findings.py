@@ -2,7 +2,8 @@
 
 Every check the kit makes reports a :class:`Finding`. Kinds are stable strings shared by the
 API, the CLI's JSON, the Gherkin steps and the reports. :data:`KINDS` is the one table that
-says which kinds are errors (they make a harness or storm unclean) and which are notes.
+gives each kind its severity (errors make a harness or storm unclean, warnings are shown,
+notes are recorded) and its place in cause order.
 """
 
 from __future__ import annotations
@@ -13,77 +14,148 @@ from typing import Any
 
 __all__ = [
     "ERROR",
-    "NOTE",
     "KINDS",
+    "NOTE",
+    "SEVERITIES",
+    "WARNING",
     "Finding",
     "FindingKind",
+    "check_kinds",
     "error_kinds",
+    "failing",
     "render_findings",
+    "sort_findings",
 ]
 
 ERROR = "error"
+WARNING = "warning"
 NOTE = "note"
+#: error: fails the run; warning: shown (pytest summary, CLI); note: recorded only.
+SEVERITIES = (ERROR, WARNING, NOTE)
 
 
 @dataclass(frozen=True)
 class FindingKind:
-    """One row of the finding table."""
+    """One row of the finding table.
+
+    Attributes:
+        name: the stable kind string.
+        severity: the default severity (one of :data:`SEVERITIES`).
+        summary: one line saying what the kind means.
+        rank: position in cause order: root causes (a malformed command, a handler error, a
+            stale sequence) come before their consequences (a lost command, a vacuous run).
+    """
 
     name: str
     severity: str
     summary: str
+    rank: int = 0
 
 
-_TABLE = [
-    FindingKind("double-apply", ERROR, "business logic applied the same logical command twice"),
-    FindingKind("lost-command", ERROR, "a command was emitted but never applied nor rejected"),
-    FindingKind(
+# Cause order: a report lists what to fix first at the top.
+_ROWS = [
+    (
+        "invalid-command",
+        ERROR,
+        "a command or fact angzarr core refuses outright (INVALID_ARGUMENT: no cover, a root "
+        "that is not 16 bytes, a bad domain, a fact without external_deferred, ...)",
+    ),
+    (
+        "malformed-response",
+        ERROR,
+        "the handler's reply is not a response of the expected type (unparseable bytes, "
+        "unknown fields only, another message type)",
+    ),
+    ("handler-error", ERROR, "the saga/PM handler raised or returned something unusable"),
+    (
+        "missing-destination-sequence",
+        ERROR,
+        "the handler stamped a domain the request's sequence map does not have",
+    ),
+    ("unstamped-command", ERROR, "a command reached the destination with no sequence header"),
+    (
+        "invalid-provenance",
+        ERROR,
+        "a deferred header's source/source_seq does not identify the trigger",
+    ),
+    (
+        "sequence-mismatch",
+        ERROR,
+        "an explicit sequence did not match the destination and never got through",
+    ),
+    (
+        "nondeterministic-output",
+        ERROR,
+        "a redelivered (or duplicated) trigger produced different commands",
+    ),
+    (
         "dedupe-collision",
         ERROR,
         "two commands of one trigger delivery shared a dedupe key; the second got the "
         "first's events and never ran",
     ),
-    FindingKind(
-        "nondeterministic-output",
+    ("double-apply", ERROR, "business logic applied the same logical command twice"),
+    ("dead-lettered", ERROR, "a command or trigger was dead-lettered"),
+    ("lost-command", ERROR, "a command was emitted but never applied nor rejected"),
+    (
+        "budget-exhausted",
         ERROR,
-        "a redelivered (or duplicated) trigger produced different commands",
+        "the storm used up its delivery budget before the queue drained (a redelivery loop)",
     ),
-    FindingKind(
-        "unstamped-command", ERROR, "a command reached the destination with no sequence header"
-    ),
-    FindingKind(
-        "sequence-mismatch",
+    (
+        "vacuous-run",
         ERROR,
-        "an explicit sequence did not match the destination and never got through",
+        "the run exercised nothing: no delivery, no command or fact produced, every command "
+        "rejected or skipped, or a required fault never injected",
     ),
-    FindingKind(
-        "missing-destination-sequence",
-        ERROR,
-        "the handler stamped a domain the request's sequence map does not have",
-    ),
-    FindingKind(
-        "handler-error", ERROR, "the saga/PM handler raised or returned something unusable"
-    ),
-    FindingKind(
+    (
         "rejected-command",
-        NOTE,
-        "the destination refused a command (business rule, revocation, bad cover)",
-    ),
-    FindingKind("dead-lettered", ERROR, "a command or trigger was dead-lettered"),
-    FindingKind(
-        "invalid-provenance",
-        ERROR,
-        "a deferred header's source/source_seq does not identify the trigger",
+        WARNING,
+        "the destination's business logic refused a command (a business rule, a revocation)",
     ),
 ]
+_TABLE = [FindingKind(n, sev, summary, rank) for rank, (n, sev, summary) in enumerate(_ROWS)]
 
-#: kind name -> :class:`FindingKind`, in documentation order.
+#: kind name -> :class:`FindingKind`, in cause order.
 KINDS: dict[str, FindingKind] = {k.name: k for k in _TABLE}
 
 
 def error_kinds() -> frozenset[str]:
-    """The kinds whose presence makes a run unclean."""
+    """The kinds whose presence makes a run unclean by default."""
     return frozenset(k.name for k in _TABLE if k.severity == ERROR)
+
+
+def check_kinds(value: Any, param: str) -> frozenset[str]:
+    """Finding kind names given by a user (``allow=``, ``fail_on=``): a list of known kinds;
+    a lone string or an unknown kind is a :class:`~angzarr_testkit.errors.UsageError`."""
+    from ..validate import check_names, usage_error
+
+    def one(kind: Any, where: str) -> str:
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise usage_error(where, kind, "a finding kind: " + ", ".join(KINDS))
+        return kind
+
+    return frozenset(check_names(value, param, item=one, accepted="a list of finding kinds"))
+
+
+def failing(
+    findings: Iterable[Finding],
+    *,
+    allow: Iterable[str] = (),
+    fail_on: Iterable[str] = (),
+) -> list[Finding]:
+    """The findings that fail a run: error-severity kinds not in ``allow``, plus any kind
+    named in ``fail_on`` (raising a warning or note to an error), in cause order."""
+    allowed = frozenset(allow)
+    raised = frozenset(fail_on)
+    return sort_findings(
+        f for f in findings if (f.is_error or f.kind in raised) and f.kind not in allowed
+    )
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """``findings`` in cause order (stable within a kind)."""
+    return sorted(findings, key=lambda f: KINDS[f.kind].rank)
 
 
 @dataclass(frozen=True)
@@ -118,7 +190,7 @@ class Finding:
 
     @property
     def severity(self) -> str:
-        """``"error"`` or ``"note"`` (see :data:`KINDS`)."""
+        """``"error"``, ``"warning"`` or ``"note"`` (the kind's default, see :data:`KINDS`)."""
         return KINDS[self.kind].severity
 
     @property
@@ -167,8 +239,8 @@ class Finding:
 
 
 def render_findings(findings: Iterable[Finding], *, title: str = "findings") -> str:
-    """Render findings as one report, errors first, with a count per kind."""
-    items = sorted(findings, key=lambda f: (not f.is_error, list(KINDS).index(f.kind)))
+    """Render findings as one report in cause order, with a count per kind."""
+    items = sort_findings(findings)
     if not items:
         return f"{title}: none"
     counts: dict[str, int] = {}
