@@ -516,10 +516,13 @@ def test_every_unclean_harness_and_storm_run_of_a_test_is_reported(project, pyte
     result.stdout.fnmatch_lines(
         [
             "angzarr-testkit: saga harness #2 (explicit_saga, profile sequence-map) is not clean*",
-            "storm #1 (explicit_saga, seed *, 20 events, *) is not clean: 20 double-apply",
+            "storm #1 (explicit_saga, seed *, 20 events, *) is not clean: 20 double-apply "
+            "(1 distinct)",
             "  trace: t",
-            "*(not shown: 15 more double-apply; the object's .findings has them all)",
-            "storm #1 run 2 (explicit_saga, *) is not clean: 20 double-apply",
+            "[[]double-apply[]] x20: *ReserveInventory to inventory/*",
+            "    also: *",
+            "                ... and 17 more",
+            "storm #1 run 2 (explicit_saga, *) is not clean: 20 double-apply (1 distinct)",
         ]
     )
     assert "saga harness #1" not in result.stdout.str()
