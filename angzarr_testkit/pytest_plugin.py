@@ -209,7 +209,15 @@ def _parse_fail_on(config: pytest.Config) -> frozenset[str]:
     source = "--angzarr-fail-on"
     if not values:
         values, source = config.getini("angzarr_fail_on"), "ini option angzarr_fail_on"
-    kinds = [k.strip() for value in values or () for k in str(value).split(",") if k.strip()]
+    kinds = []
+    for value in values or ():
+        parts = [k.strip() for k in str(value).split(",") if k.strip()]
+        if not parts:
+            raise pytest.UsageError(
+                f"{source} takes a finding kind (e.g. rejected-command), got {value!r}; known "
+                f"kinds: {', '.join(KINDS)}"
+            )
+        kinds.extend(parts)
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise pytest.UsageError(

@@ -351,11 +351,26 @@ def _example_line(f: Finding) -> str:
     return " ".join(parts) or f.message
 
 
+def _check_findings(value: Any, param: str) -> list[Finding]:
+    """A list of :class:`Finding` (a lone string, a non-iterable or a non-finding item is a
+    :class:`~angzarr_testkit.errors.UsageTypeError` naming ``param``)."""
+    from ..validate import usage_error
+
+    accepted = "an iterable of Finding (e.g. harness.findings or report.findings)"
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+        raise usage_error(param, value, accepted, type_error=True)
+    items = list(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, Finding):
+            raise usage_error(f"{param}[{i}]", item, "a Finding", type_error=True)
+    return items
+
+
 def group_findings(findings: Iterable[Finding]) -> list[FindingGroup]:
     """``findings`` as defects: one :class:`FindingGroup` per kind and :func:`defect_key`,
     in cause order (groups of one kind in the order their first finding was found)."""
     groups: dict[tuple[str, str], list[Any]] = {}
-    for f in findings:
+    for f in _check_findings(findings, "findings"):
         key = (f.kind, defect_key(f))
         entry = groups.get(key)
         if entry is None:
@@ -371,7 +386,7 @@ def group_findings(findings: Iterable[Finding]) -> list[FindingGroup]:
 def render_findings(findings: Iterable[Finding], *, title: str = "findings") -> str:
     """Render findings as one report in cause order, with a count per kind, one block per
     defect (:func:`group_findings`: ``[kind] xN: ...`` with a few examples)."""
-    items = list(findings)
+    items = _check_findings(findings, "findings")
     if not items:
         return f"{title}: none"
     groups = group_findings(items)
