@@ -10,7 +10,7 @@ Fixtures:
 * ``saga_harness``: ``saga_harness(saga, **kwargs)`` makes a :class:`SagaHarness` (session
   profile by default); the test fails if any of them ends with error findings.
 * ``storm``: ``storm(saga, **kwargs)`` makes a :class:`Storm` (seeded, events scaled,
-  ``angzarr_storm`` marker defaults); the test fails if a run was not ok.
+  ``angzarr_storm`` marker defaults); the test fails if a run was not clean.
 * ``destinations``: ``destinations({"inventory": 5})`` makes a :class:`Destinations`.
 
 Options (command line, or ini keys of the same name with underscores): ``--angzarr-seed``,
@@ -634,7 +634,8 @@ def _angzarr_state(request: pytest.FixtureRequest) -> Iterable[_TestState]:
 def saga_harness(_angzarr_state: _TestState) -> Callable[..., SagaHarness]:
     """Factory: ``saga_harness(saga, **kwargs)`` returns a :class:`SagaHarness` (profile:
     the session's ``--angzarr-profile`` unless given). The test fails if any harness it made
-    has error findings not accepted by ``@pytest.mark.angzarr_allow``."""
+    has error findings (or findings of a ``--angzarr-fail-on`` kind) not accepted by
+    ``@pytest.mark.angzarr_allow``."""
 
     def make(saga: Any, **kwargs: Any) -> SagaHarness:
         kwargs.setdefault("profile", _angzarr_state.settings.profile)
@@ -685,8 +686,8 @@ def storm(_angzarr_state: _TestState, request: pytest.FixtureRequest) -> Callabl
     the session profile, the ``@pytest.mark.angzarr_storm`` defaults, and ``events``
     multiplied by ``--angzarr-storm-scale`` (at least 1). Explicit keyword arguments override
     the marker; ``faults`` may be a :class:`FaultPlan` or a dict of its fields. The test
-    fails if a run was not ok (error findings not accepted by ``angzarr_allow``, or missing
-    required coverage)."""
+    fails if a run was not clean: error findings or findings of a ``--angzarr-fail-on`` kind
+    (``findings.failing``) not accepted by ``angzarr_allow``, or missing required coverage."""
     state = _angzarr_state
     defaults = _storm_defaults(request.node)
 

@@ -18,6 +18,8 @@ from dataclasses import FrozenInstanceError
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from angzarr_testkit import (
     Destinations,
@@ -28,6 +30,7 @@ from angzarr_testkit import (
     uuid_for,
     wire,
 )
+from angzarr_testkit.framework import outputs
 from angzarr_testkit.framework import saga as saga_module
 from angzarr_testkit.framework.findings import FindingGroup, defect_key, group_findings
 from angzarr_testkit.ids import root_str
@@ -465,3 +468,71 @@ def test_storms_never_report_an_applied_command_lost(faults):
     assert lost_orders, "a stale cached sequence really loses commands"
     assert not lost_orders & ledger.applied, "an applied command was reported lost"
     assert lost_orders == emitted - ledger.applied  # and every really lost one is reported
+
+
+# -- the comparison itself --------------------------------------------------------------------
+
+UINT32 = st.integers(0, 2**32 - 1)
+
+
+@given(st.lists(st.tuples(UINT32, st.one_of(st.none(), UINT32)), max_size=6))
+def test_packed_sequences_round_trip(pairs):
+    info = tuple((raw, None if base is None else raw - base) for raw, base in pairs)
+    assert outputs.unpack_seqs(outputs.pack_seqs(info), len(info)) == info
+
+
+def response_with(*pages: Any) -> Any:
+    cmd = T.CommandBook(cover=T.Cover(domain="inventory", root=T.UUID(value=uuid_for("s"))))
+    for message in pages:
+        cmd.pages.add().command.Pack(message, type_url_prefix=PREFIX)
+    return S.SagaResponse(commands=[cmd])
+
+
+@pytest.mark.parametrize(
+    ("first", "this", "path", "shown"),
+    [
+        (
+            E.LineItems(tags={"a": 1}),
+            E.LineItems(tags={"a": 1, "b": 2}),
+            "commands[0].pages[0].command<LineItems>.tags['b']",
+            ("(absent)", "2"),
+        ),
+        (
+            E.LineItems(priority=E.PRIORITY_LOW),
+            E.LineItems(priority=E.PRIORITY_HIGH),
+            "commands[0].pages[0].command<LineItems>.priority",
+            ("PRIORITY_LOW", "PRIORITY_HIGH"),
+        ),
+        (
+            E.LineItems(memo=""),
+            E.LineItems(),
+            "commands[0].pages[0].command<LineItems>.memo",
+            ("''", "(unset)"),
+        ),
+        (
+            E.LineItems(lines=[E.Line(sku="a")]),
+            E.LineItems(lines=[E.Line(sku="a"), E.Line(sku="b")]),
+            "commands[0].pages[0].command<LineItems>.lines (count)",
+            ("1", "2"),
+        ),
+        (
+            E.ReserveInventory(),
+            E.ReleaseInventory(),
+            "commands[0].pages[0].command.type_url",
+            (PREFIX + "testkit_examples.order.ReserveInventory", None),
+        ),
+    ],
+    ids=["map-key", "enum", "presence", "repeated", "type"],
+)
+def test_first_difference_names_the_field(first, this, path, shown):
+    found = outputs.first_difference(response_with(first), response_with(this), (), ())
+    assert found is not None and found.path == path
+    assert found.first == shown[0]
+    if shown[1] is not None:
+        assert found.this == shown[1]
+
+
+def test_same_content_has_no_difference():
+    a = response_with(E.LineItems(tags={"a": 1, "b": 2}, lines=[E.Line(sku="x", quantity=2)]))
+    b = response_with(E.LineItems(tags={"b": 2, "a": 1}, lines=[E.Line(quantity=2, sku="x")]))
+    assert outputs.first_difference(a, b, (), ()) is None

@@ -25,9 +25,21 @@ from google.protobuf import symbol_database, text_format
 
 from ..ids import root_str
 
-__all__ = ["Difference", "SeqInfo", "fingerprint", "first_difference", "sequences_differ"]
+__all__ = [
+    "Difference",
+    "SeqInfo",
+    "describe_sequence",
+    "explicit_page",
+    "field_pattern",
+    "fingerprint",
+    "first_difference",
+    "pack_seqs",
+    "sequences_differ",
+    "unpack_seqs",
+]
 
 _MASK64 = (1 << 64) - 1
+_MASK66 = (1 << 66) - 1
 _COMMAND_SEQUENCE_RE = re.compile(r"commands\[\d+\]\.pages\[\d+\]\.header\.sequence")
 #: Per explicit command page, in (command, page) order: (sequence, sequence - map value of
 #: the command's domain, or ``None`` when the map has no value for it).
@@ -122,6 +134,31 @@ def first_difference(
     serialized or in explicit sequences that follow the map the same way."""
     walker = _Walker(first_seqs, this_seqs)
     return walker.message(first, this, "")
+
+
+def pack_seqs(info: SeqInfo) -> int:
+    """Explicit sequences as one int, 66 bits a page: the sequence (32) and the offset from
+    the map (34: 0 for none, else offset + 2**33)."""
+    packed = 0
+    for raw, delta in reversed(info):
+        packed = (
+            packed << 66 | (raw & 0xFFFFFFFF) << 34 | (0 if delta is None else delta + (1 << 33))
+        )
+    return packed
+
+
+def unpack_seqs(packed: int, count: int) -> SeqInfo:
+    out = []
+    for _ in range(count):
+        chunk, packed = packed & _MASK66, packed >> 66
+        enc = chunk & ((1 << 34) - 1)
+        out.append((chunk >> 34, None if enc == 0 else enc - (1 << 33)))
+    return tuple(out)
+
+
+def field_pattern(path: str) -> str:
+    """A field path with its indices masked (``commands[N].pages[N].header``): the defect."""
+    return re.sub(r"\[[^\]]*\]", "[N]", path)
 
 
 class _Walker:

@@ -50,9 +50,12 @@ from .outputs import (
     SeqInfo,
     describe_sequence,
     explicit_page,
+    field_pattern,
     fingerprint,
     first_difference,
+    pack_seqs,
     sequences_differ,
+    unpack_seqs,
 )
 from .targets import HandlerAborted, HandlerResultError, SagaTarget, resolve_saga_target
 
@@ -73,7 +76,6 @@ _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 5.0
 _MASK40 = (1 << 40) - 1
 _MASK64 = (1 << 64) - 1
-_MASK66 = (1 << 66) - 1
 #: storms keep the first output of this many triggers (each at most this many bytes) so that a
 #: nondeterministic-output finding can name the differing field; beyond, digests only
 _KEEP_OUTPUTS = 20_000
@@ -1090,12 +1092,12 @@ class SagaHarness:
                 outputs[key] = (work.number, digest, info, response_bytes)
             else:
                 digest, info = fingerprint(response, response_bytes, seqs, canonical=True)
-                outputs[key] = (_pack_seqs(info) << 64 | digest) << 40 | work.number
+                outputs[key] = (pack_seqs(info) << 64 | digest) << 40 | work.number
             return
         if isinstance(first, int):
             digest, info = fingerprint(response, response_bytes, seqs, canonical=True)
             first_number, first_digest = first & _MASK40, (first >> 40) & _MASK64
-            first_info = _unpack_seqs(first >> 104, len(info))
+            first_info = unpack_seqs(first >> 104, len(info))
             first_bytes = None
         else:
             digest, info = fingerprint(response, response_bytes, seqs)
@@ -1136,7 +1138,7 @@ class SagaHarness:
                 f"delivery #{work.number} has {difference.this}"
             )
             details = {"field": difference.path}
-            defect = _field_pattern(difference.path)
+            defect = field_pattern(difference.path)
         else:
             mine = [RecordedCommand(c).describe() for c in response.commands]
             mine += [
@@ -1262,31 +1264,6 @@ class SagaHarness:
 
 
 SagaHarness._delivery_class = Delivery
-
-
-def _pack_seqs(info: SeqInfo) -> int:
-    """Explicit sequences as one int, 66 bits a page: the sequence (32) and the offset from
-    the map (34: 0 for none, else offset + 2**33)."""
-    packed = 0
-    for raw, delta in reversed(info):
-        packed = (
-            packed << 66 | (raw & 0xFFFFFFFF) << 34 | (0 if delta is None else delta + (1 << 33))
-        )
-    return packed
-
-
-def _unpack_seqs(packed: int, count: int) -> SeqInfo:
-    out = []
-    for _ in range(count):
-        chunk, packed = packed & _MASK66, packed >> 66
-        enc = chunk & ((1 << 34) - 1)
-        out.append((chunk >> 34, None if enc == 0 else enc - (1 << 33)))
-    return tuple(out)
-
-
-def _field_pattern(path: str) -> str:
-    """A field path with its indices masked (``commands[N].pages[N].header``): the defect."""
-    return re.sub(r"\[[^\]]*\]", "[N]", path)
 
 
 def _facts_of(response: Any) -> Any:
