@@ -65,34 +65,38 @@ class Difference:
 
 
 def fingerprint(
-    response: Any, response_bytes: bytes, seqs: Mapping[str, int], *, canonical: bool = False
+    response: Any, response_bytes: bytes, seqs: Mapping[str, int]
 ) -> tuple[int, SeqInfo]:
     """A 64-bit digest of the output with every explicit command-page sequence set to 0,
-    and those sequences (:data:`SeqInfo`). ``canonical`` re-serializes deterministically even
-    when nothing had to be set aside (for digests compared without the output at hand)."""
+    and those sequences (:data:`SeqInfo`).
+
+    An output with explicit pages is always re-serialized (even when its sequences are 0
+    already) and one without never is, so two outputs of one shape are digested alike. The
+    envelope (``SagaResponse``, ``CommandBook``, ``EventBook``) has no map fields, so its
+    serialization is canonical either way; payloads stay as the handler packed them, and the
+    slow path (:func:`first_difference`) unpacks them.
+    """
     info: list[tuple[int, int | None]] = []
     normalized = None
     for c_index, command in enumerate(response.commands):
-        base = seqs.get(command.cover.domain)
+        base = None
         for p_index, page in enumerate(command.pages):
             if not page.HasField("header"):
                 continue
             header = page.header
             if header.WhichOneof("sequence_type") != "sequence":
                 continue
+            if base is None:
+                base = seqs.get(command.cover.domain)
             raw = header.sequence
             info.append((raw, None if base is None else raw - base))
+            if normalized is None:
+                normalized = type(response).FromString(response_bytes)
             if raw:
-                if normalized is None:
-                    normalized = type(response).FromString(response_bytes)
                 normalized.commands[c_index].pages[p_index].header.sequence = 0
-    if normalized is not None:
-        data = normalized.SerializeToString(deterministic=True)
-    elif canonical:
-        data = response.SerializeToString(deterministic=True)
-    else:
-        data = response_bytes
-    return hash(data) & _MASK64, tuple(info)
+    if normalized is None:
+        return hash(response_bytes) & _MASK64, ()
+    return hash(normalized.SerializeToString()) & _MASK64, tuple(info)
 
 
 def sequences_differ(first: SeqInfo, this: SeqInfo) -> int | None:

@@ -813,7 +813,8 @@ class SagaHarness:
             if outcome.status != RETRIED_OUT:
                 # Resolved for every delivery of the trigger (deduped, rejected: negated).
                 self._unresolved.pop(work.keys[i], None)
-                self._applied_in.setdefault(work.keys[i], -work.number)
+                if outcome.status != APPLIED:  # (applied: _applied recorded it already)
+                    self._applied_in.setdefault(work.keys[i], -work.number)
             if outcome.status in _REPORTED_STATUSES:
                 self._report_outcome(work, i, outcome)
         work.outcomes = outcomes + [Outcome(NOT_SENT) for _ in range(len(sent) - n)]
@@ -1078,7 +1079,7 @@ class SagaHarness:
         for process managers, the same state: ``key``). Explicit sequences count as the same
         when they are the same number or the same offset from each delivery's (fresh) map;
         everything else is compared by content (see :mod:`.outputs`)."""
-        seqs = work.seqs
+        digest, info = fingerprint(response, response_bytes, work.seqs)
         key = work.trigger_id if key is None else key
         outputs = self._outputs
         first = outputs.get(key)
@@ -1088,19 +1089,16 @@ class SagaHarness:
             if self.record or (
                 len(outputs) < _KEEP_OUTPUTS and len(response_bytes) <= _KEEP_OUTPUT_BYTES
             ):
-                digest, info = fingerprint(response, response_bytes, seqs)
                 outputs[key] = (work.number, digest, info, response_bytes)
             else:
-                digest, info = fingerprint(response, response_bytes, seqs, canonical=True)
-                outputs[key] = (pack_seqs(info) << 64 | digest) << 40 | work.number
+                packed = pack_seqs(info) << 64 | digest if info else digest
+                outputs[key] = packed << 40 | work.number
             return
         if isinstance(first, int):
-            digest, info = fingerprint(response, response_bytes, seqs, canonical=True)
             first_number, first_digest = first & _MASK40, (first >> 40) & _MASK64
             first_info = unpack_seqs(first >> 104, len(info))
             first_bytes = None
         else:
-            digest, info = fingerprint(response, response_bytes, seqs)
             first_number, first_digest, first_info, first_bytes = first
         if first_digest == digest:
             index = sequences_differ(first_info, info)
