@@ -10,12 +10,15 @@ Fixtures:
 * ``saga_harness``: ``saga_harness(saga, **kwargs)`` makes a :class:`SagaHarness` (session
   profile by default); the test fails if any of them ends with error findings.
 * ``storm``: ``storm(saga, **kwargs)`` makes a :class:`Storm` (seeded, events scaled,
-  ``angzarr_storm`` marker defaults); the test fails if a run was not ok.
+  ``angzarr_storm`` marker defaults); the test fails if a run was not clean.
 * ``destinations``: ``destinations({"inventory": 5})`` makes a :class:`Destinations`.
 
 Options (command line, or ini keys of the same name with underscores): ``--angzarr-seed``,
-``--angzarr-storm-scale``, ``--angzarr-profile``. Markers: ``angzarr_allow(*kinds)``,
-``angzarr_storm(**storm_kwargs)``.
+``--angzarr-storm-scale``, ``--angzarr-profile``, ``--angzarr-fail-on KIND`` (repeatable).
+Markers: ``angzarr_allow(*kinds)``, ``angzarr_storm(**storm_kwargs)``.
+
+Warnings and notes (and findings ``angzarr_allow`` accepted) of the harnesses and storms a
+test made are listed, grouped, in an ``angzarr-testkit`` section of the terminal summary.
 """
 
 from __future__ import annotations
@@ -32,15 +35,18 @@ import pytest
 
 from .destinations import Destinations
 from .errors import ClientError
-from .framework.findings import KINDS, Finding
+from .framework.findings import KINDS, Finding, check_kinds, failing, group_findings
 from .framework.saga import PROFILES, SagaHarness
-from .simulate.faults import FaultPlan
+from .simulate.faults import FAULT_CLASSES, FaultPlan
 from .simulate.storm import Storm, StormReport
 
 __all__ = ["SETTINGS", "Settings", "derive_seed"]
 
-#: Error findings of one kind shown in a failure (the rest are counted).
+#: Defects (groups of findings, see ``group_findings``) of one kind shown in full in a failure
+#: (the rest are counted).
 MAX_SHOWN_PER_KIND = 5
+#: Defects listed per test in the terminal summary section (the rest are counted).
+MAX_SUMMARY_GROUPS = 10
 
 _SEED_BOUND = 2**32
 _WORKER_KEY = "angzarr_testkit_seed"
@@ -57,11 +63,14 @@ class Settings:
         seed: the session seed (``--angzarr-seed``; random once per session otherwise).
         storm_scale: the factor storm ``events`` are multiplied by.
         profile: the default profile of fixture-made harnesses and storms.
+        fail_on: finding kinds raised to errors for the plugin's verdict
+            (``--angzarr-fail-on``, ini ``angzarr_fail_on``).
     """
 
     seed: int
     storm_scale: float
     profile: str
+    fail_on: frozenset[str] = frozenset()
 
     def replay_line(self, nodeid: str) -> str:
         """The line every failure carries: how to rerun ``nodeid`` with this seed."""
@@ -74,6 +83,10 @@ class Settings:
 SETTINGS = pytest.StashKey[Settings]()
 _STATE = pytest.StashKey["_TestState"]()
 _MARKER_ERROR = pytest.StashKey[str]()
+_SUMMARY_ATTR = "angzarr_testkit_summary"  # on teardown reports (survives xdist)
+# Storm options that take a list of names: a lone string there is a mistake, never iterated.
+_LIST_OPTIONS = ("require", "output_domains", "sources", "fail_on", "allow")
+_KIND_OPTIONS = ("fail_on", "allow")
 
 
 def derive_seed(session_seed: int, *parts: object) -> int:
@@ -114,6 +127,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"default profile of fixture-made harnesses and storms: {' or '.join(PROFILES)} "
         f"(default: {PROFILES[0]})",
     )
+    group.addoption(
+        "--angzarr-fail-on",
+        dest="angzarr_fail_on",
+        metavar="KIND",
+        action="append",
+        default=None,
+        help="fail tests whose harnesses or storms have findings of KIND even when it is a "
+        "warning or a note (e.g. rejected-command); repeat it or separate kinds with commas",
+    )
     parser.addini("angzarr_seed", "angzarr-testkit session seed (see --angzarr-seed)", default="")
     parser.addini(
         "angzarr_storm_scale",
@@ -124,6 +146,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "angzarr_profile",
         "angzarr-testkit default profile (see --angzarr-profile)",
         default="",
+    )
+    parser.addini(
+        "angzarr_fail_on",
+        "angzarr-testkit finding kinds that fail tests (see --angzarr-fail-on)",
+        type="args",
+        default=[],
     )
 
 
@@ -175,12 +203,37 @@ def _parse_profile(raw: tuple[str, str] | None) -> str:
     return value
 
 
+def _parse_fail_on(config: pytest.Config) -> frozenset[str]:
+    """``--angzarr-fail-on`` (all of them; the command line replaces the ini's list)."""
+    values = config.getoption("angzarr_fail_on")
+    source = "--angzarr-fail-on"
+    if not values:
+        values, source = config.getini("angzarr_fail_on"), "ini option angzarr_fail_on"
+    kinds = []
+    for value in values or ():
+        parts = [k.strip() for k in str(value).split(",") if k.strip()]
+        if not parts:
+            raise pytest.UsageError(
+                f"{source} takes a finding kind (e.g. rejected-command), got {value!r}; known "
+                f"kinds: {', '.join(KINDS)}"
+            )
+        kinds.extend(parts)
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise pytest.UsageError(
+            f"{source} got unknown finding kind(s) {', '.join(repr(k) for k in unknown)}; "
+            f"known kinds: {', '.join(KINDS)}"
+        )
+    return frozenset(kinds)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "angzarr_allow(*kinds): accept these finding kinds (e.g. 'double-apply') in the "
         "harnesses and storms this test makes with the saga_harness/storm fixtures; with no "
-        "kinds, accept every kind (missing required storm coverage still fails).",
+        "kinds, accept every kind (missing required storm coverage still fails); "
+        "e.g. angzarr_allow('vacuous-run') for a run meant to exercise nothing.",
     )
     config.addinivalue_line(
         "markers",
@@ -191,12 +244,15 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = _parse_seed(_raw(config, "angzarr_seed"))
     scale = _parse_scale(_raw(config, "angzarr_storm_scale"))
     profile = _parse_profile(_raw(config, "angzarr_profile"))
+    fail_on = _parse_fail_on(config)
     workerinput = getattr(config, "workerinput", None)
     if seed is None and workerinput is not None and _WORKER_KEY in workerinput:
         seed = int(workerinput[_WORKER_KEY])  # xdist: the controller's choice
     if seed is None:
         seed = random.SystemRandom().randrange(_SEED_BOUND)
-    config.stash[SETTINGS] = Settings(seed=seed, storm_scale=scale, profile=profile)
+    config.stash[SETTINGS] = Settings(
+        seed=seed, storm_scale=scale, profile=profile, fail_on=fail_on
+    )
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -207,9 +263,12 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[SETTINGS]
+    fail_on = (
+        f", fail on {', '.join(sorted(s.fail_on, key=list(KINDS).index))}" if s.fail_on else ""
+    )
     return (
         f"angzarr-testkit: seed {s.seed} (replay with --angzarr-seed {s.seed}), "
-        f"profile {s.profile}, storm scale {s.storm_scale:g}"
+        f"profile {s.profile}, storm scale {s.storm_scale:g}{fail_on}"
     )
 
 
@@ -223,7 +282,7 @@ def _check_markers(item: pytest.Item) -> None:
                 f"{item.nodeid}: @pytest.mark.angzarr_allow takes finding kinds as positional "
                 f"strings, not keywords ({', '.join(mark.kwargs)})"
             )
-        unknown = [k for k in mark.args if not isinstance(k, str) or k not in KINDS]
+        unknown = [k for k in _marker_kinds(mark.args) if not isinstance(k, str) or k not in KINDS]
         if unknown:
             raise pytest.UsageError(
                 f"{item.nodeid}: @pytest.mark.angzarr_allow got unknown finding kind(s) "
@@ -241,6 +300,34 @@ def _check_markers(item: pytest.Item) -> None:
                 f"{item.nodeid}: @pytest.mark.angzarr_storm got unknown option(s) "
                 f"{', '.join(unknown)}; Storm options: {', '.join(_MARKER_STORM_OPTIONS)}"
             )
+        for name in _LIST_OPTIONS:
+            value = mark.kwargs.get(name)
+            if isinstance(value, str):
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.angzarr_storm {name} takes a list of names, "
+                    f"got the string {value!r}; write {name}=[{value!r}]"
+                )
+        for name in _KIND_OPTIONS:
+            if mark.kwargs.get(name) is not None:
+                try:
+                    check_kinds(mark.kwargs[name], name)
+                except (ClientError, TypeError) as exc:
+                    raise pytest.UsageError(
+                        f"{item.nodeid}: @pytest.mark.angzarr_storm {name}: {exc}"
+                    ) from None
+        require = mark.kwargs.get("require")
+        if require is not None:
+            bad = (
+                [require]
+                if not isinstance(require, (list, tuple, set, frozenset))
+                else [r for r in require if r not in FAULT_CLASSES]
+            )
+            if bad:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.angzarr_storm require got "
+                    f"{', '.join(repr(r) for r in bad)}; it takes a list of fault classes: "
+                    f"{', '.join(FAULT_CLASSES)}"
+                )
         faults = mark.kwargs.get("faults")
         if isinstance(faults, Mapping):
             try:
@@ -271,18 +358,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(f"angzarr-testkit usage error: {message}", pytrace=False)
 
 
-def _allowed(item: pytest.Item) -> set[str] | None:
-    """Kinds the test's ``angzarr_allow`` markers accept; ``None`` means every kind."""
+def _marker_kinds(args: tuple[Any, ...]) -> list[Any]:
+    """An ``angzarr_allow`` marker's kinds: positional strings, or one list/tuple of them."""
+    out: list[Any] = []
+    for arg in args:
+        if isinstance(arg, (list, tuple, set, frozenset)):
+            out.extend(arg)
+        else:
+            out.append(arg)
+    return out
+
+
+def _allowed(item: pytest.Item) -> frozenset[str]:
+    """Kinds the test's ``angzarr_allow`` markers accept (a marker without kinds: all)."""
     allowed: set[str] = set()
     for mark in item.iter_markers("angzarr_allow"):
         if not mark.args:
-            return None
-        allowed.update(mark.args)
-    return allowed
-
-
-def _rejected(kind: str, allowed: set[str] | None) -> bool:
-    return allowed is not None and kind not in allowed
+            return frozenset(KINDS)
+        allowed.update(_marker_kinds(mark.args))
+    return frozenset(allowed)
 
 
 def _storm_defaults(item: pytest.Item) -> dict[str, Any]:
@@ -305,6 +399,8 @@ class _TestState:
     harnesses: list[SagaHarness] = field(default_factory=list)
     storms: list[tuple[str, Storm, StormReport]] = field(default_factory=list)  # (label, ...)
     storm_count: int = 0
+    #: terminal-summary lines: the findings that did not fail the test, grouped
+    summary: list[str] = field(default_factory=list)
     _seen: set[tuple[int, str]] = field(default_factory=set)  # (harness, rendered finding)
     _reports_seen: int = 0  # storm reports are final: judged once each, in order
 
@@ -314,13 +410,15 @@ class _TestState:
 
     def verdict(self) -> str | None:
         """A failure report for what was not reported yet (``None`` when all is clean);
-        marks it reported."""
+        marks it reported, and notes in :attr:`summary` what did not fail."""
         allowed = _allowed(self.item)
+        fail_on = self.settings.fail_on
         blocks: list[str] = []
         kinds: set[str] = set()
         for n, harness in enumerate(self.harnesses, 1):
             fresh = self._fresh(n, harness.findings)
-            errors = [f for f in fresh if f.is_error and _rejected(f.kind, allowed)]
+            errors = failing(fresh, allow=allowed, fail_on=fail_on)
+            self._note(f"saga harness #{n}", fresh, errors, allowed)
             if errors:
                 kinds.update(f.kind for f in errors)
                 title = (
@@ -330,7 +428,13 @@ class _TestState:
                 blocks.append(_render(title, errors))
         reports, self._reports_seen = self.storms[self._reports_seen :], len(self.storms)
         for label, storm, report in reports:
-            errors = [f for f in report.findings if f.is_error and _rejected(f.kind, allowed)]
+            # The storm's own fail_on / allow_vacuous (when it has them) add to the test's.
+            storm_allowed = allowed | (
+                {"vacuous-run"} if getattr(storm, "allow_vacuous", False) else set()
+            )
+            storm_fail_on = fail_on | frozenset(getattr(storm, "fail_on", None) or ())
+            errors = failing(report.findings, allow=storm_allowed, fail_on=storm_fail_on)
+            self._note(label, report.findings, errors, storm_allowed)
             missing = list(report.missing_coverage)
             if not errors and not missing:
                 continue
@@ -359,10 +463,38 @@ class _TestState:
         return "\n\n".join(lines)
 
     def consume(self) -> None:
-        """Mark everything so far as reported (the test failed or was skipped on its own)."""
+        """Mark everything so far as reported (the test failed or was skipped on its own);
+        what did not fail still goes to the summary."""
+        allowed = _allowed(self.item)
         for n, harness in enumerate(self.harnesses, 1):
-            self._fresh(n, harness.findings)
+            fresh = self._fresh(n, harness.findings)
+            errors = failing(fresh, allow=allowed, fail_on=self.settings.fail_on)
+            self._note(f"saga harness #{n}", fresh, errors, allowed)
+        for label, _storm, report in self.storms[self._reports_seen :]:
+            errors = failing(report.findings, allow=allowed, fail_on=self.settings.fail_on)
+            self._note(label, report.findings, errors, allowed)
         self._reports_seen = len(self.storms)
+
+    def _note(
+        self,
+        label: str,
+        findings: Iterable[Finding],
+        errors: list[Finding],
+        allowed: frozenset[str],
+    ) -> None:
+        """Summary lines for the findings that did not fail: warnings, notes, and errors
+        accepted by ``angzarr_allow``, one line per defect."""
+        failed = {id(f) for f in errors}
+        rest = [f for f in findings if id(f) not in failed]
+        for group in group_findings(rest):
+            how = group.severity
+            if group.is_error or group.kind in allowed:
+                how += ", allowed"
+            times = f" x{group.count}" if group.count > 1 else ""
+            message = " ".join(group.first.message.split())
+            if len(message) > 160:
+                message = message[:157] + "..."
+            self.summary.append(f"{label}: [{group.kind}]{times} ({how}): {message}")
 
     def _fresh(self, harness: int, findings: Iterable[Finding]) -> list[Finding]:
         # A harness may deliver again after a check (in a fixture's teardown), and its
@@ -382,19 +514,26 @@ class _TestState:
 
 
 def _render(title: str, errors: list[Finding], notes: Iterable[str] = ()) -> str:
-    """A title with the count of each kind, ``notes`` lines, then at most
-    :data:`MAX_SHOWN_PER_KIND` findings of each kind rendered by :meth:`Finding.render`."""
-    order = list(KINDS)
+    """A title with the count of each kind, ``notes`` lines, then each defect (findings
+    grouped by ``group_findings``, in cause order) rendered once with its count and a few
+    examples; at most :data:`MAX_SHOWN_PER_KIND` defects of each kind."""
+    groups = group_findings(errors)
     counts: dict[str, int] = {}
-    shown: list[Finding] = []
-    for f in sorted(errors, key=lambda f: order.index(f.kind)):
-        counts[f.kind] = counts.get(f.kind, 0) + 1
-        if counts[f.kind] <= MAX_SHOWN_PER_KIND:
-            shown.append(f)
+    shown_per_kind: dict[str, int] = {}
+    shown = []
+    hidden: dict[str, int] = {}
+    for g in groups:
+        counts[g.kind] = counts.get(g.kind, 0) + g.count
+        if shown_per_kind.get(g.kind, 0) < MAX_SHOWN_PER_KIND:
+            shown_per_kind[g.kind] = shown_per_kind.get(g.kind, 0) + 1
+            shown.append(g)
+        else:
+            hidden[g.kind] = hidden.get(g.kind, 0) + g.count
     if counts:
         title += ": " + ", ".join(f"{n} {k}" for k, n in counts.items())
-    parts = ["\n".join([title, *notes]), *(f.render() for f in shown)]
-    hidden = {k: n - MAX_SHOWN_PER_KIND for k, n in counts.items() if n > MAX_SHOWN_PER_KIND}
+        if len(groups) < len(errors):
+            title += f" ({len(groups)} distinct)"
+    parts = ["\n".join([title, *notes]), *(g.render() for g in shown)]
     if hidden:
         more = ", ".join(f"{n} more {k}" for k, n in hidden.items())
         parts.append(f"(not shown: {more}; the object's .findings has them all)")
@@ -429,7 +568,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             state.consume()  # never pile a second failure on a failed or skipped phase
         if report.failed and "angzarr-testkit seed:" not in report.longreprtext:
             report.sections.append(("angzarr-testkit", state.replay_line()))
+        if call.when == "teardown" and state.summary:
+            # A plain attribute of the report: xdist carries it to the controller.
+            setattr(report, _SUMMARY_ATTR, list(state.summary))
     return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The ``angzarr-testkit`` section: per test, the findings that did not fail it
+    (warnings, notes, allowed errors), one line per defect."""
+    by_test: dict[str, list[str]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            lines = getattr(report, _SUMMARY_ATTR, None)
+            if lines and getattr(report, "when", None) == "teardown":
+                by_test.setdefault(report.nodeid, []).extend(lines)
+    if not by_test:
+        return
+    terminalreporter.section("angzarr-testkit: warnings and notes")
+    for nodeid in sorted(by_test):
+        lines = by_test[nodeid]
+        terminalreporter.write_line(nodeid)
+        for line in lines[:MAX_SUMMARY_GROUPS]:
+            terminalreporter.write_line("  " + line)
+        if len(lines) > MAX_SUMMARY_GROUPS:
+            terminalreporter.write_line(
+                f"  ... and {len(lines) - MAX_SUMMARY_GROUPS} more (the objects' .findings "
+                "have them all)"
+            )
+    terminalreporter.write_line(
+        "(these did not fail the tests; to make a kind fail them: --angzarr-fail-on KIND)"
+    )
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -465,7 +634,8 @@ def _angzarr_state(request: pytest.FixtureRequest) -> Iterable[_TestState]:
 def saga_harness(_angzarr_state: _TestState) -> Callable[..., SagaHarness]:
     """Factory: ``saga_harness(saga, **kwargs)`` returns a :class:`SagaHarness` (profile:
     the session's ``--angzarr-profile`` unless given). The test fails if any harness it made
-    has error findings not accepted by ``@pytest.mark.angzarr_allow``."""
+    has error findings (or findings of a ``--angzarr-fail-on`` kind) not accepted by
+    ``@pytest.mark.angzarr_allow``."""
 
     def make(saga: Any, **kwargs: Any) -> SagaHarness:
         kwargs.setdefault("profile", _angzarr_state.settings.profile)
@@ -516,8 +686,8 @@ def storm(_angzarr_state: _TestState, request: pytest.FixtureRequest) -> Callabl
     the session profile, the ``@pytest.mark.angzarr_storm`` defaults, and ``events``
     multiplied by ``--angzarr-storm-scale`` (at least 1). Explicit keyword arguments override
     the marker; ``faults`` may be a :class:`FaultPlan` or a dict of its fields. The test
-    fails if a run was not ok (error findings not accepted by ``angzarr_allow``, or missing
-    required coverage)."""
+    fails if a run was not clean: error findings or findings of a ``--angzarr-fail-on`` kind
+    (``findings.failing``) not accepted by ``angzarr_allow``, or missing required coverage."""
     state = _angzarr_state
     defaults = _storm_defaults(request.node)
 

@@ -516,10 +516,13 @@ def test_every_unclean_harness_and_storm_run_of_a_test_is_reported(project, pyte
     result.stdout.fnmatch_lines(
         [
             "angzarr-testkit: saga harness #2 (explicit_saga, profile sequence-map) is not clean*",
-            "storm #1 (explicit_saga, seed *, 20 events, *) is not clean: 20 double-apply",
+            "storm #1 (explicit_saga, seed *, 20 events, *) is not clean: 20 double-apply "
+            "(1 distinct)",
             "  trace: t",
-            "*(not shown: 15 more double-apply; the object's .findings has them all)",
-            "storm #1 run 2 (explicit_saga, *) is not clean: 20 double-apply",
+            "[[]double-apply[]] x20: *ReserveInventory to inventory/*",
+            "    also: *",
+            "                ... and 17 more",
+            "storm #1 run 2 (explicit_saga, *) is not clean: 20 double-apply (1 distinct)",
         ]
     )
     assert "saga harness #1" not in result.stdout.str()
@@ -542,6 +545,24 @@ def test_a_storm_that_is_never_run_is_not_judged(project, pytester):
         ("angzarr_storm(3)", "angzarr_storm takes keyword arguments only"),
         ('angzarr_storm(faults={"dupe": 0.1})', "angzarr_storm faults: unknown fault option"),
         ("angzarr_allow(kind='double-apply')", "angzarr_allow takes finding kinds as positional"),
+        (
+            "angzarr_allow(['double-aply'])",
+            "angzarr_allow got unknown finding kind(s) 'double-aply'",
+        ),
+        ("angzarr_allow(3)", "angzarr_allow got unknown finding kind(s) 3; known kinds:"),
+        (
+            "angzarr_storm(require='duplicate')",
+            "angzarr_storm require takes a list of names, got the string 'duplicate'; write "
+            "require=['duplicate']",
+        ),
+        (
+            "angzarr_storm(output_domains='inventory')",
+            "angzarr_storm output_domains takes a list of names, got the string 'inventory'",
+        ),
+        (
+            "angzarr_storm(require=['dupe'])",
+            "angzarr_storm require got 'dupe'; it takes a list of fault classes: duplicate,",
+        ),
     ],
 )
 def test_malformed_markers_are_usage_errors(project, pytester, marker, message):
@@ -549,6 +570,160 @@ def test_malformed_markers_are_usage_errors(project, pytester, marker, message):
     result = run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
+
+
+# -- findings that read true: summary, fail_on, order and grouping -----------------------------
+
+REJECTIONS = """
+def refuse(ctx):
+    raise ValueError("out of stock")
+
+
+def test_rejections(storm):
+    report = storm(
+        deferred_saga, events=20, setup=lambda h: h.given_aggregate("inventory", refuse), **STORM_IO
+    ).run()
+    assert report.counts["rejected"] == 20
+"""
+
+
+def test_summary_section_lists_warnings_of_passing_tests_grouped(project, pytester):
+    project(REJECTIONS + "\n\ndef test_quiet():\n    pass\n")
+    result = run(pytester)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= angzarr-testkit: warnings and notes =*",
+            "test_project.py::test_rejections",
+            "  storm #1: [[]rejected-command[]] x20 (warning): *ReserveInventory to inventory/* "
+            "was rejected: *out of stock*",
+            "(these did not fail the tests; to make a kind fail them: --angzarr-fail-on KIND)",
+        ]
+    )
+    out = result.stdout.str()
+    assert out.count("[rejected-command]") == 1  # one line for the defect, not twenty
+    assert "test_quiet" not in out.split("warnings and notes")[1]
+
+
+def test_summary_section_shows_allowed_errors_and_nothing_when_all_is_quiet(project, pytester):
+    project('@pytest.mark.angzarr_allow("double-apply")' + DOUBLE_APPLY)
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["  saga harness #1: [[]double-apply[]] (error, allowed): *applied by business logic*"]
+    )
+    project("def test_clean():\n    pass\n")
+    assert "warnings and notes" not in run(pytester).stdout.str()
+
+
+def test_a_test_failing_on_its_own_still_lists_its_warnings(project, pytester):
+    project(REJECTIONS.replace("== 20", "== 21"))
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["  storm #1: [[]rejected-command[]] x20 (warning): *"])
+
+
+@pytest.mark.parametrize(
+    ("how", "header"),
+    [
+        (("--angzarr-fail-on", "rejected-command"), "rejected-command"),
+        (("--angzarr-fail-on", "lost-command,rejected-command"), "lost-command, rejected-command"),
+        (
+            ("--angzarr-fail-on", "rejected-command", "--angzarr-fail-on", "lost-command"),
+            "lost-command, rejected-command",
+        ),
+        ((), "lost-command, rejected-command"),
+    ],
+    ids=["option", "comma-list", "repeated", "ini"],
+)
+def test_fail_on_makes_a_rejected_command_test_fail(project, pytester, how, header):
+    project(REJECTIONS)
+    if not how:
+        pytester.makeini("[pytest]\nangzarr_fail_on = rejected-command lost-command\n")
+    result = run(pytester, *how)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"angzarr-testkit: seed *, storm scale 1, fail on {header}",
+            "*storm #1 (deferred_saga, *) is not clean: 20 rejected-command (1 distinct)",
+            "[[]rejected-command[]] x20: *out of stock*",
+            '(if these are expected: @pytest.mark.angzarr_allow("rejected-command"))',
+        ]
+    )
+    assert "warnings and notes" not in result.stdout.str()  # it failed: no summary line
+
+
+def test_angzarr_allow_wins_over_fail_on(project, pytester):
+    project(
+        REJECTIONS.replace(
+            "def test_rejections",
+            '@pytest.mark.angzarr_allow("rejected-command")\ndef test_rejections',
+        )
+    )
+    result = run(pytester, "--angzarr-fail-on", "rejected-command")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["  storm #1: [[]rejected-command[]] x20 (warning, allowed): *"])
+
+
+def test_failure_text_lists_root_causes_first_one_entry_per_defect(project, pytester):
+    project(
+        """
+        from angzarr_testkit import uuid_for, wire
+        from pp_sagas import _reserve
+
+
+        def stale_saga(request):
+            cmd = _reserve(request)
+            cmd.pages[0].header.sequence = 2
+            cmd.pages[0].merge_strategy = wire.types_pb2.MERGE_STRICT
+            return [cmd]
+
+
+        def test_stale(saga_harness):
+            h = saga_harness(stale_saga, **IO)
+            for i in range(4):
+                h.deliver(order(i), root=uuid_for(f"order-{i}"))
+            assert [f.kind for f in h.findings][:4] == ["sequence-mismatch"] * 4
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "angzarr-testkit: saga harness #1 (stale_saga, profile sequence-map) is not clean: "
+            "4 sequence-mismatch, 4 lost-command (2 distinct)",
+            "[[]sequence-mismatch[]] x4: *ReserveInventory to inventory/* was refused "
+            "(Sequence mismatch: command expects 2, aggregate at 0)*",
+            "    also: *",
+            "                ... and 1 more",
+            "[[]lost-command[]] x4: *was emitted*never applied nor rejected*",
+            '(if these are expected: @pytest.mark.angzarr_allow("sequence-mismatch", '
+            '"lost-command"))',
+        ]
+    )
+    out = result.stdout.str()
+    assert out.count("[sequence-mismatch]") == 1 and out.count("[lost-command]") == 1
+
+
+def test_angzarr_allow_takes_a_list_and_the_new_kinds(project, pytester):
+    project('@pytest.mark.angzarr_allow(["double-apply"])' + DOUBLE_APPLY)
+    run(pytester).assert_outcomes(passed=1)
+    project('@pytest.mark.angzarr_allow("vacuous-run", "double-apply")' + DOUBLE_APPLY)
+    run(pytester).assert_outcomes(passed=1)
+
+
+@pytest.mark.skipif(not HAS_XDIST, reason="pytest-xdist is not installed")
+def test_xdist_summary_reaches_the_controller(project, pytester):
+    project(REJECTIONS + "\n\ndef test_fine():\n    pass\n")
+    result = pytester.runpytest_subprocess("-n", "2", *QUIET)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= angzarr-testkit: warnings and notes =*",
+            "test_project.py::test_rejections",
+            "  storm #1: [[]rejected-command[]] x20 (warning): *",
+        ]
+    )
 
 
 # -- xdist -----------------------------------------------------------------------------------

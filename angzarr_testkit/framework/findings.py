@@ -8,6 +8,7 @@ notes are recorded) and its place in cause order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +20,13 @@ __all__ = [
     "SEVERITIES",
     "WARNING",
     "Finding",
+    "FindingGroup",
     "FindingKind",
     "check_kinds",
+    "defect_key",
     "error_kinds",
     "failing",
+    "group_findings",
     "render_findings",
     "sort_findings",
 ]
@@ -172,6 +176,10 @@ class Finding:
         dedupe_key: the destination dedupe key involved, rendered, if any.
         details: further string context.
         traceback: the handler's traceback for ``handler-error`` findings.
+        defect: what the finding is an instance of, set by the check that made it (e.g.
+            ``"lost-command inventory ReserveInventory"``): findings with the same kind and
+            defect are one defect seen many times (:func:`group_findings`). ``None``: derived
+            from the target domain and the message (see :func:`defect_key`).
     """
 
     kind: str
@@ -183,6 +191,7 @@ class Finding:
     dedupe_key: str | None = None
     details: dict[str, str] = field(default_factory=dict)
     traceback: str | None = None
+    defect: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -211,6 +220,7 @@ class Finding:
             "dedupe_key": self.dedupe_key,
             "details": dict(self.details),
             "traceback": self.traceback,
+            "defect": defect_key(self),
         }
 
     def render(self, *, with_traceback: bool = True) -> str:
@@ -238,14 +248,153 @@ class Finding:
         return self.render(with_traceback=False)
 
 
+# -- grouping -----------------------------------------------------------------------------
+
+# What varies between instances of one defect: ids, quoted values, numbers (sequences,
+# delivery numbers). Order matters: ids before numbers, and lists of "#N" collapse to one.
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_QUOTED_RE = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'")
+_NUMBER_RE = re.compile(r"(?<![A-Za-z_])\d+(?:\.\d+)?")
+_HASH_LIST_RE = re.compile(r"#N(?:\s*(?:,|and)\s*#N)+")
+_LIST_RE = re.compile(r"\[N(?:, N)*\]")
+
+#: Examples a group keeps (and shows) besides its count.
+GROUP_EXAMPLES = 3
+
+
+def defect_key(finding: Finding) -> str:
+    """The key that makes findings one defect: the producer's ``defect`` when it set one,
+    else the target domain and the message with its instance data (ids, quoted values,
+    numbers) masked. Two findings group when their kinds and defect keys are equal."""
+    if finding.defect is not None:
+        return finding.defect
+    text = _UUID_RE.sub("<id>", finding.message)
+    text = _QUOTED_RE.sub("<v>", text)
+    text = _NUMBER_RE.sub("N", text)
+    text = _LIST_RE.sub("[N]", _HASH_LIST_RE.sub("#N", text))
+    domain = (finding.target or "").split("/", 1)[0]
+    return f"{domain}: {text}" if domain else text
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """One defect seen ``count`` times: the findings of one kind with one :func:`defect_key`.
+
+    Attributes:
+        kind: the findings' kind.
+        defect: their shared :func:`defect_key`.
+        count: how many findings the group stands for.
+        examples: the first :data:`GROUP_EXAMPLES` of them, in the order they were found.
+    """
+
+    kind: str
+    defect: str
+    count: int
+    examples: tuple[Finding, ...]
+
+    @property
+    def first(self) -> Finding:
+        """The first finding of the group."""
+        return self.examples[0]
+
+    @property
+    def severity(self) -> str:
+        return KINDS[self.kind].severity
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: kind, severity, defect, count and the examples' dicts."""
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "defect": self.defect,
+            "count": self.count,
+            "examples": [f.to_dict() for f in self.examples],
+        }
+
+    def summary_line(self) -> str:
+        """One line: ``[kind] xN: first message`` (``xN`` only when N > 1)."""
+        times = f" x{self.count}" if self.count > 1 else ""
+        return f"[{self.kind}]{times}: {self.first.message}"
+
+    def render(self, *, with_traceback: bool = True) -> str:
+        """The first finding rendered in full; for a group of several, ``xN`` after the kind
+        and one line per further example (delivery, trigger, target)."""
+        text = self.first.render(with_traceback=with_traceback)
+        if self.count == 1:
+            return text
+        head, _, rest = text.partition("\n")
+        head = head.replace(f"[{self.kind}]", f"[{self.kind}] x{self.count}:", 1)
+        lines = [head, *([rest] if rest else [])]
+        others = [_example_line(f) for f in self.examples[1:]]
+        more = self.count - len(self.examples)
+        if more > 0:
+            others.append(f"... and {more} more")
+        lines.append("    also:       " + "\n                ".join(others))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render(with_traceback=False)
+
+
+def _example_line(f: Finding) -> str:
+    parts = []
+    if f.delivery is not None:
+        parts.append(f"#{f.delivery}")
+    if f.trigger:
+        parts.append(f.trigger.split(" ", 1)[0])
+    if f.target:
+        parts.append(f"-> {f.target}")
+    return " ".join(parts) or f.message
+
+
+def _check_findings(value: Any, param: str) -> list[Finding]:
+    """A list of :class:`Finding` (a lone string, a non-iterable or a non-finding item is a
+    :class:`~angzarr_testkit.errors.UsageTypeError` naming ``param``)."""
+    from ..validate import usage_error
+
+    accepted = "an iterable of Finding (e.g. harness.findings or report.findings)"
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+        raise usage_error(param, value, accepted, type_error=True)
+    items = list(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, Finding):
+            raise usage_error(f"{param}[{i}]", item, "a Finding", type_error=True)
+    return items
+
+
+def group_findings(findings: Iterable[Finding]) -> list[FindingGroup]:
+    """``findings`` as defects: one :class:`FindingGroup` per kind and :func:`defect_key`,
+    in cause order (groups of one kind in the order their first finding was found)."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for f in _check_findings(findings, "findings"):
+        key = (f.kind, defect_key(f))
+        entry = groups.get(key)
+        if entry is None:
+            groups[key] = [1, [f]]
+        else:
+            entry[0] += 1
+            if len(entry[1]) < GROUP_EXAMPLES:
+                entry[1].append(f)
+    made = [FindingGroup(k, d, n, tuple(ex)) for (k, d), (n, ex) in groups.items()]
+    return sorted(made, key=lambda g: KINDS[g.kind].rank)
+
+
 def render_findings(findings: Iterable[Finding], *, title: str = "findings") -> str:
-    """Render findings as one report in cause order, with a count per kind."""
-    items = sort_findings(findings)
+    """Render findings as one report in cause order, with a count per kind, one block per
+    defect (:func:`group_findings`: ``[kind] xN: ...`` with a few examples)."""
+    items = _check_findings(findings, "findings")
     if not items:
         return f"{title}: none"
+    groups = group_findings(items)
     counts: dict[str, int] = {}
-    for f in items:
-        counts[f.kind] = counts.get(f.kind, 0) + 1
+    for g in groups:
+        counts[g.kind] = counts.get(g.kind, 0) + g.count
     head = ", ".join(f"{n} {k}" for k, n in counts.items())
-    body = "\n\n".join(f.render() for f in items)
+    if len(groups) < len(items):
+        head += f" ({len(groups)} distinct)"
+    body = "\n\n".join(g.render() for g in groups)
     return f"{title}: {head}\n\n{body}"

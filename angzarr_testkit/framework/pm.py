@@ -421,6 +421,7 @@ class ProcessManagerHarness(SagaHarness):
                     target=stream_label(rc.domain, rc.root),
                     delivery=work.number,
                     details={"correlation_id": work.trigger.cover.correlation_id},
+                    defect=f"replayed history: {rc.domain} {rc.type_name}",
                 ),
             )
 

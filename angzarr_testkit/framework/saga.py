@@ -44,7 +44,19 @@ from .aggregate import (
     validate_cover,
 )
 from .encode import saga_request_bytes
-from .findings import Finding, render_findings
+from .findings import Finding, render_findings, sort_findings
+from .outputs import (
+    Difference,
+    SeqInfo,
+    describe_sequence,
+    explicit_page,
+    field_pattern,
+    fingerprint,
+    first_difference,
+    pack_seqs,
+    sequences_differ,
+    unpack_seqs,
+)
 from .targets import HandlerAborted, HandlerResultError, SagaTarget, resolve_saga_target
 
 __all__ = [
@@ -64,6 +76,10 @@ _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 5.0
 _MASK40 = (1 << 40) - 1
 _MASK64 = (1 << 64) - 1
+#: storms keep the first output of this many triggers (each at most this many bytes) so that a
+#: nondeterministic-output finding can name the differing field; beyond, digests only
+_KEEP_OUTPUTS = 20_000
+_KEEP_OUTPUT_BYTES = 2_048
 _REPORTED_STATUSES = (RETRIED_OUT, DEAD_LETTERED, REJECTED)
 _SDK_MISSING_RE = re.compile(r"No sequence for domain '([^']*)'")
 
@@ -419,14 +435,16 @@ class SagaHarness:
         self._first_destination: dict[str, tuple[str, bytes, str]] = {}
         self._source_heads: dict[tuple[str, str, bytes], int] = {}
         self._trigger_ids: dict[tuple, int] = {}
-        # logical command key -> first delivery that applied it; keys already reported
+        # logical command key -> first delivery that applied it (negated: resolved without
+        # applying: deduped, rejected); keys already reported
         self._applied_in: dict[int, int] = {}
         self._reapplied: set[int] = set()
         # logical command key -> (command, trigger, delivery number or numbers) until
         # applied or rejected
         self._unresolved: dict[int, tuple[Any, Any, int | list[int]]] = {}
-        # trigger id -> (first delivery number, output digest, first Delivery if recorded)
-        self._outputs: dict[int, tuple[int, int, Delivery | None] | int] = {}
+        # trigger id -> (first delivery number, output digest, sequences, output bytes), or
+        # those packed into one int (storms, beyond _KEEP_OUTPUTS)
+        self._outputs: dict[int, tuple[int, int, SeqInfo, bytes] | int] = {}
 
     #: a handler error acks the trigger (sagas); process managers nack and requeue it
     requeue_on_error = False
@@ -555,7 +573,7 @@ class SagaHarness:
     def findings(self) -> list[Finding]:
         """Every finding so far, including the ones only a look across deliveries shows
         (``lost-command``)."""
-        return self._findings + self._lost_commands()
+        return sort_findings(self._findings + self._lost_commands())
 
     @property
     def clean(self) -> bool:
@@ -793,7 +811,10 @@ class SagaHarness:
             outcome.attempts = attempts[i]
             outcomes.append(outcome)
             if outcome.status != RETRIED_OUT:
+                # Resolved for every delivery of the trigger (deduped, rejected: negated).
                 self._unresolved.pop(work.keys[i], None)
+                if outcome.status != APPLIED:  # (applied: _applied recorded it already)
+                    self._applied_in.setdefault(work.keys[i], -work.number)
             if outcome.status in _REPORTED_STATUSES:
                 self._report_outcome(work, i, outcome)
         work.outcomes = outcomes + [Outcome(NOT_SENT) for _ in range(len(sent) - n)]
@@ -869,6 +890,7 @@ class SagaHarness:
         keys = []
         seen: dict[int, int] = {}
         unresolved = self._unresolved
+        resolved = self._applied_in
         for i, command in enumerate(work.sent):
             pages = command.pages
             # The logical command: target cover and payloads, headers left out.
@@ -883,7 +905,8 @@ class SagaHarness:
             keys.append(key)
             entry = unresolved.get(key)
             if entry is None:
-                unresolved[key] = (command, trigger, work.number)
+                if key not in resolved:  # applied or resolved by an earlier delivery
+                    unresolved[key] = (command, trigger, work.number)
             else:
                 numbers = entry[2] if isinstance(entry[2], list) else [entry[2]]
                 unresolved[key] = (command, trigger, [*numbers, work.number])
@@ -981,7 +1004,7 @@ class SagaHarness:
         double-apply, reported once per logical command."""
         key = work.keys[index]
         first = self._applied_in.get(key)
-        if first is None:
+        if first is None or first < 0:  # negative: resolved earlier without applying
             self._applied_in[key] = work.number
             return
         if key in self._reapplied:
@@ -1012,6 +1035,7 @@ class SagaHarness:
                 target=target,
                 delivery=work.number,
                 sequences={"sequence": rc.sequence} if rc.sequence is not None else {},
+                defect=f"{rc.domain} {rc.type_name} {'deferred' if rc.deferred else 'explicit'}",
             ),
         )
 
@@ -1052,69 +1076,80 @@ class SagaHarness:
         self, work: _Work, response: Any, response_bytes: bytes, key: int | None = None
     ) -> None:
         """Compare this delivery's output with the first delivery of the same trigger (and,
-        for process managers, the same state: ``key``), after setting aside explicit
-        sequences taken from the (fresh) map."""
-        seqs = work.seqs
-        normalized = None
-        for c_index, command in enumerate(response.commands):
-            expected = seqs.get(command.cover.domain)
-            if expected is None:
-                continue
-            for p_index, page in enumerate(command.pages):
-                if (
-                    page.HasField("header")
-                    and page.header.WhichOneof("sequence_type") == "sequence"
-                    and page.header.sequence == expected
-                ):
-                    if normalized is None:
-                        normalized = type(response).FromString(response_bytes)
-                    marker = normalized.commands[c_index].pages[p_index].header
-                    marker.external_deferred.external_id = "\x00stamped-from-map"
-        digest = hash(response_bytes if normalized is None else normalized.SerializeToString())
-        digest &= _MASK64
+        for process managers, the same state: ``key``). Explicit sequences count as the same
+        when they are the same number or the same offset from each delivery's (fresh) map;
+        everything else is compared by content (see :mod:`.outputs`)."""
+        digest, info = fingerprint(response, response_bytes, work.seqs)
         key = work.trigger_id if key is None else key
-        first = self._outputs.get(key)
+        outputs = self._outputs
+        first = outputs.get(key)
         if first is None:
-            # Without records (storms) one int per trigger: digest and delivery number.
-            self._outputs[key] = (
-                (work.number, digest, work.delivery) if self.record else digest << 40 | work.number
-            )
+            # Storms keep the first output of the first triggers (to name the differing field)
+            # and, beyond that, one int per trigger: digest, sequences, delivery number.
+            if self.record or (
+                len(outputs) < _KEEP_OUTPUTS and len(response_bytes) <= _KEEP_OUTPUT_BYTES
+            ):
+                outputs[key] = (work.number, digest, info, response_bytes)
+            else:
+                packed = pack_seqs(info) << 64 | digest if info else digest
+                outputs[key] = packed << 40 | work.number
             return
         if isinstance(first, int):
-            first_number, first_digest, first_delivery = first & _MASK40, first >> 40, None
+            first_number, first_digest = first & _MASK40, (first >> 40) & _MASK64
+            first_info = unpack_seqs(first >> 104, len(info))
+            first_bytes = None
         else:
-            first_number, first_digest, first_delivery = first
+            first_number, first_digest, first_info, first_bytes = first
         if first_digest == digest:
-            return
-        mine = [RecordedCommand(c).describe() for c in response.commands]
-        mine += [
-            f"fact to {stream_label(f.cover.domain, f.cover.root.value)}"
-            for f in _facts_of(response)
-        ]
-        if first_delivery is not None:
-            theirs = [c.describe() for c in first_delivery.commands]
-            theirs += [
-                f"fact to {stream_label(f.cover.domain, f.cover.root.value)}"
-                for f in first_delivery.facts
-            ]
-            if len(theirs) != len(mine):
-                where = (
-                    f"delivery #{first_number} emitted {len(theirs)} output(s), "
-                    f"delivery #{work.number} emitted {len(mine)}"
+            index = sequences_differ(first_info, info)
+            if index is None:
+                return
+            c_index, p_index = explicit_page(response, index)
+            raw_a, delta_a = first_info[index]
+            raw_b, delta_b = info[index]
+            difference: Difference | None = Difference(
+                f"commands[{c_index}].pages[{p_index}].header.sequence",
+                describe_sequence(raw_a, delta_a),
+                describe_sequence(raw_b, delta_b),
+            )
+        elif first_bytes is not None:
+            difference = first_difference(
+                type(response).FromString(first_bytes), response, first_info, info
+            )
+            if difference is None:
+                return  # only the serialization differed (field or map order)
+        else:
+            difference = None
+        if difference is not None:
+            what = difference.path
+            match = re.match(r"commands\[(\d+)\]", what)
+            if match and int(match.group(1)) < len(response.commands):
+                rc = RecordedCommand(response.commands[int(match.group(1))])
+                what = (
+                    f"command #{match.group(1)} differs at {what} ({rc.type_name or 'no pages'} "
+                    f"to {stream_label(rc.domain, rc.root)})"
                 )
             else:
-                i = next(
-                    (i for i, (a, b) in enumerate(zip(theirs, mine, strict=True)) if a != b), 0
-                )
-                where = (
-                    f"command #{i} differs: delivery #{first_number} sent {theirs[i]}; "
-                    f"delivery #{work.number} sent {mine[i]}"
-                )
+                what += " differs"
+            where = (
+                f"{what}: delivery #{first_number} had {difference.first}, "
+                f"delivery #{work.number} has {difference.this}"
+            )
+            details = {"field": difference.path}
+            defect = field_pattern(difference.path)
         else:
+            mine = [RecordedCommand(c).describe() for c in response.commands]
+            mine += [
+                f"fact to {stream_label(f.cover.domain, f.cover.root.value)}"
+                for f in _facts_of(response)
+            ]
             where = (
                 f"delivery #{work.number} emitted {'; '.join(mine) or 'nothing'}, unlike "
-                f"delivery #{first_number}"
+                f"delivery #{first_number} (whose output this storm did not keep: only its "
+                "digest)"
             )
+            details = {}
+            defect = "content"
         self._add(
             work,
             Finding(
@@ -1124,6 +1159,8 @@ class SagaHarness:
                 "counters)",
                 trigger=self._trigger_label(work.trigger),
                 delivery=work.number,
+                details=details,
+                defect=f"{self.target.name}: {defect}",
             ),
         )
 
@@ -1189,6 +1226,7 @@ class SagaHarness:
                     trigger=self._trigger_label(trigger),
                     target=target,
                     delivery=deliveries[-1],
+                    defect=f"{rc.domain} {rc.type_name}",
                 )
             )
         return lost

@@ -31,7 +31,7 @@ from ..framework.aggregate import (
     check_sequence_arg,
 )
 from ..framework.encode import event_book_bytes
-from ..framework.findings import Finding, render_findings
+from ..framework.findings import Finding, render_findings, sort_findings
 from ..framework.saga import SagaHarness, _Work
 from ..ids import root_str, uuid_for
 from .faults import FAULT_CLASSES, FaultPlan
@@ -802,7 +802,7 @@ class _Engine:
     def _finish(self) -> StormReport:
         for message in self.bus.close():
             self._dead_letter(message)  # what the broker dead-lettered
-        findings = self.h.findings + self.extra_findings
+        findings = sort_findings(self.h.findings + self.extra_findings)
         missing = [r for r in self.storm.require if not self.coverage.get(r)]
         ok = not missing and not any(f.is_error for f in findings)
         self.writer.line(
