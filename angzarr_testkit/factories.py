@@ -31,7 +31,6 @@ gave them, ``next_sequence`` is not checked, a cover may have a bad root or doma
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -42,8 +41,9 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from google.protobuf.message import Message
 
 from . import wire
-from .errors import InvalidArgumentError, codes
+from .errors import InvalidArgumentError
 from .ids import uuid_for, uuid_str_for
+from .validate import DOMAIN_RE, UINT32_MAX, check_domain, check_uint32, checked
 
 __all__ = [
     "AngzarrDeferredSequenceFactory",
@@ -68,9 +68,9 @@ M = TypeVar("M", bound=Message)
 _T = wire.types_pb2
 _EX = wire.examples_pb2
 
-#: The domain names angzarr accepts (a full match is required).
-DOMAIN_PATTERN = re.compile(r"[a-z_][a-z0-9_-]{0,63}")
-_UINT32_MAX = 2**32 - 1
+#: The domain names angzarr accepts (a full match is required); the one in validate.py.
+DOMAIN_PATTERN = DOMAIN_RE
+_UINT32_MAX = UINT32_MAX
 _DEFERRED_KINDS = ("external_deferred", "angzarr_deferred")
 
 
@@ -88,27 +88,14 @@ def _bad(param: str, message: str, value: object, code: str | None = None) -> In
 
 
 def _check_uint32(value: object, param: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(param, f"must be an int, got {type(value).__name__} {value!r}", value)
-    if not 0 <= value <= _UINT32_MAX:
-        raise _bad(
-            param,
-            f"{value} is outside uint32 (0..{_UINT32_MAX}); sequences are uint32 on the wire",
-            value,
-            code=codes.SEQUENCE_OUT_OF_RANGE,
-        )
-    return value
+    """:func:`angzarr_testkit.validate.check_uint32` as this module's error (code
+    ``SEQUENCE_OUT_OF_RANGE`` for a value outside uint32)."""
+    return checked(InvalidArgumentError, check_uint32, value, param)
 
 
 def _check_domain(value: object, param: str) -> str:
-    if not isinstance(value, str) or DOMAIN_PATTERN.fullmatch(value) is None:
-        raise _bad(
-            param,
-            f"{value!r} is not a valid domain; use lower-case [a-z_][a-z0-9_-]{{0,63}} "
-            "(e.g. 'order', 'inventory')",
-            value,
-        )
-    return value
+    """:func:`angzarr_testkit.validate.check_domain` as this module's error."""
+    return checked(InvalidArgumentError, check_domain, value, param)
 
 
 def _root_bytes(value: object, param: str, *, check: bool) -> bytes:
