@@ -24,7 +24,6 @@ from .validate import UINT32_MAX, check_domain, check_message, check_str, check_
 __all__ = ["Destinations", "UINT32_MAX", "cover_proto"]
 
 
-
 def _check_uint32(value: object, what: str) -> int:
     """A uint32 sequence (code ``SEQUENCE_OUT_OF_RANGE``, also for a wrong type, as this
     contract always documented): :func:`angzarr_testkit.validate.check_uint32`."""

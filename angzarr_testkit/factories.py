@@ -31,6 +31,7 @@ gave them, ``next_sequence`` is not checked, a cover may have a bad root or doma
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -141,6 +142,13 @@ def _timestamp(value: object, param: str) -> timestamp_pb2.Timestamp:
         ts.FromDatetime(value)
         return ts
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Timestamp's valid range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z
+        if not (math.isfinite(value) and -62_135_596_800 <= value <= 253_402_300_799):
+            raise _bad(
+                param,
+                f"{value!r} epoch seconds is outside a Timestamp's range (years 1..9999)",
+                value,
+            )
         ts = timestamp_pb2.Timestamp()
         ts.FromNanoseconds(int(value * 1_000_000_000))
         return ts
@@ -156,6 +164,8 @@ def _enum_value(enum: EnumDescriptor, value: object, param: str) -> int:
         return number.number
     if isinstance(value, bool) or not isinstance(value, int):
         raise _bad(param, f"expected a {enum.full_name} name or number, got {value!r}", value)
+    if not -(2**31) <= value < 2**31:  # enums are int32 on the wire
+        raise _bad(param, f"{value} is outside int32, the range of an enum number", value)
     return value
 
 

@@ -277,9 +277,11 @@ def check_message(value: Any, param: str, *, full_name: str | None = None) -> An
 
     accepted = f"a {full_name} message" if full_name else "a protobuf message instance"
     if not isinstance(value, Message):
-        hint = "pass an instance, e.g. OrderCreated(...), not the class" if isinstance(
-            value, type
-        ) else ""
+        hint = (
+            "pass an instance, e.g. OrderCreated(...), not the class"
+            if isinstance(value, type)
+            else ""
+        )
         raise usage_error(param, value, accepted, type_error=True, hint=hint)
     if full_name and value.DESCRIPTOR.full_name != full_name:
         raise usage_error(

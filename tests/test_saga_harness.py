@@ -531,7 +531,9 @@ def test_bad_delivery_inputs():
     h = harness(sagas.explicit_saga)
     with pytest.raises(InvalidArgumentError, match="16 UUID bytes"):
         h.deliver(order(), root=b"short")
-    with pytest.raises(InvalidArgumentError, match="event message instance or an angzarr.EventBook"):
+    with pytest.raises(
+        InvalidArgumentError, match="event message instance or an angzarr.EventBook"
+    ):
         h.deliver({"order_id": "x"})
     bad = T.EventBook(cover=T.Cover(domain="order", root=T.UUID(value=b"12345")))
     with pytest.raises(InvalidArgumentError, match="16-byte UUID"):

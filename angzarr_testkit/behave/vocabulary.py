@@ -62,9 +62,7 @@ def step(
     return decorate
 
 
-def _failing_cleanly(
-    keyword: str, pattern: str, fn: Callable[..., Any]
-) -> Callable[..., Any]:
+def _failing_cleanly(keyword: str, pattern: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn``, with a :class:`~angzarr_testkit.errors.ClientError` turned into a step failure
     (behave shows an ``AssertionError``'s message; any other exception as a traceback)."""
     from ..errors import ClientError

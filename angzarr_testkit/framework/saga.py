@@ -594,9 +594,7 @@ class SagaHarness:
                 f"{type(delivery).__name__}",
                 details={"type": type(delivery).__name__},
             )
-        times = checked(
-            InvalidArgumentError, check_int, times, "times", maximum=MAX_REDELIVERIES
-        )
+        times = checked(InvalidArgumentError, check_int, times, "times", maximum=MAX_REDELIVERIES)
         return [self._run(delivery._trigger_bytes, redelivered=True) for _ in range(times)]
 
     # -- reading ------------------------------------------------------------------------

@@ -92,9 +92,7 @@ class FaultPlan:
     def __post_init__(self) -> None:
         for name in _RATES:
             # a probability: a number in [0, 1], not NaN, not a bool
-            checked(
-                ConfigurationError, check_probability, getattr(self, name), f"FaultPlan.{name}"
-            )
+            checked(ConfigurationError, check_probability, getattr(self, name), f"FaultPlan.{name}")
         checked(ConfigurationError, check_bool, self.reorder, "FaultPlan.reorder")
         checked(
             ConfigurationError,

@@ -88,7 +88,12 @@ CASES = [
     ("target", lambda: SagaHarness(42, source_domain="order"), TargetError, "42"),
     # given_destination
     ("dest-domain", lambda: saga().given_destination("Inv", SKU), InvalidArgumentError, "domain"),
-    ("dest-root", lambda: saga().given_destination("inventory", b"x"), InvalidArgumentError, "root"),
+    (
+        "dest-root",
+        lambda: saga().given_destination("inventory", b"x"),
+        InvalidArgumentError,
+        "root",
+    ),
     (
         "dest-root-str",
         lambda: saga().given_destination("inventory", "sku-1"),
@@ -139,7 +144,12 @@ CASES = [
         "handler",
     ),
     ("agg-merge", lambda: saga().given_aggregate("inventory", merge="always"), UsageError, "merge"),
-    ("agg-merge-none", lambda: saga().given_aggregate("inventory", merge=None), UsageError, "merge"),
+    (
+        "agg-merge-none",
+        lambda: saga().given_aggregate("inventory", merge=None),
+        UsageError,
+        "merge",
+    ),
     ("agg-domain", lambda: saga().given_aggregate(None), InvalidArgumentError, "domain"),
     # deliver
     ("event-dict", lambda: saga().deliver({"order_id": "x"}), InvalidArgumentError, "event"),
@@ -164,7 +174,12 @@ CASES = [
         InvalidArgumentError,
         "sequence",
     ),
-    ("deliver-edition", lambda: saga().deliver(order(), edition=1), InvalidArgumentError, "edition"),
+    (
+        "deliver-edition",
+        lambda: saga().deliver(order(), edition=1),
+        InvalidArgumentError,
+        "edition",
+    ),
     ("deliver-domain", lambda: saga().deliver(order(), domain="X"), InvalidArgumentError, "domain"),
     (
         "deliver-book-root",
@@ -248,7 +263,12 @@ CASES = [
         InvalidArgumentError,
         "source_seq",
     ),
-    ("deferred-cover", lambda: Destinations.deferred_header(None, 1), InvalidArgumentError, "Cover"),
+    (
+        "deferred-cover",
+        lambda: Destinations.deferred_header(None, 1),
+        InvalidArgumentError,
+        "Cover",
+    ),
     # ids
     ("uuid-none", lambda: uuid_for(None), InvalidArgumentError, "name"),
     ("uuid-ns", lambda: uuid_for("a", "ns"), InvalidArgumentError, "namespace"),
@@ -256,7 +276,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("call", "error", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("call", "error", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_argument_is_a_usage_error_naming_it(call, error, needle):
     with pytest.raises(error) as info:
         call()
@@ -370,9 +392,15 @@ PARAMETERS = [
     ("PM.prepare", lambda v: pm(prepare=v)),
     ("PM.delivery_limit", lambda v: pm(delivery_limit=v)),
     ("PM.deliver.domain", lambda v: pm().deliver(order(), domain=v, correlation_id=CORR)),
-    ("PM.deliver.correlation_id", lambda v: pm().deliver(order(), domain="order", correlation_id=v)),
+    (
+        "PM.deliver.correlation_id",
+        lambda v: pm().deliver(order(), domain="order", correlation_id=v),
+    ),
     ("PM.state", lambda v: pm().state(v)),
-    *[(f"FaultPlan.{f}", lambda v, f=f: FaultPlan(**{f: v})) for f in FaultPlan.__dataclass_fields__],
+    *[
+        (f"FaultPlan.{f}", lambda v, f=f: FaultPlan(**{f: v}))
+        for f in FaultPlan.__dataclass_fields__
+    ],
     ("FaultPlan.from_dict", lambda v: FaultPlan.from_dict(v)),
     ("check_fault_classes", lambda v: check_fault_classes(v)),
     ("Destinations", lambda v: Destinations(v)),
@@ -400,7 +428,7 @@ def _hashable(value: object) -> bool:
 
 
 @pytest.mark.parametrize("call", [p[1] for p in PARAMETERS], ids=[p[0] for p in PARAMETERS])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=garbage)
 def test_any_value_is_accepted_or_a_usage_error(call, value):
     try:
