@@ -19,26 +19,20 @@ from typing import Any
 
 from . import wire
 from .errors import InvalidArgumentError, codes
+from .validate import UINT32_MAX, check_domain, check_message, check_str, check_uint32, checked
 
 __all__ = ["Destinations", "UINT32_MAX", "cover_proto"]
 
-UINT32_MAX = 2**32 - 1
-
 
 def _check_uint32(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(
-            f"{what} must be an int in 0..{UINT32_MAX}, got {type(value).__name__} {value!r}",
-            code=codes.SEQUENCE_OUT_OF_RANGE,
-            details={"value": repr(value), "field": what},
-        )
-    if not 0 <= value <= UINT32_MAX:
-        raise InvalidArgumentError(
-            f"{what} {value} is outside uint32 (0..{UINT32_MAX}); sequences are uint32 on the wire",
-            code=codes.SEQUENCE_OUT_OF_RANGE,
-            details={"value": str(value), "field": what},
-        )
-    return value
+    """A uint32 sequence (code ``SEQUENCE_OUT_OF_RANGE``, also for a wrong type, as this
+    contract always documented): :func:`angzarr_testkit.validate.check_uint32`."""
+    try:
+        return checked(InvalidArgumentError, check_uint32, value, what)
+    except InvalidArgumentError as exc:
+        exc.code = codes.SEQUENCE_OUT_OF_RANGE
+        exc.details.setdefault("field", what)
+        raise
 
 
 def cover_proto(source_cover: Any) -> Any:
@@ -80,15 +74,11 @@ class Destinations:
                 f"{type(sequences).__name__}",
                 details={"type": type(sequences).__name__},
             )
-        checked: dict[str, int] = {}
+        valid: dict[str, int] = {}
         for domain, seq in sequences.items():
-            if not isinstance(domain, str) or not domain:
-                raise InvalidArgumentError(
-                    f"destination domains must be non-empty strings, got {domain!r}",
-                    details={"domain": repr(domain)},
-                )
-            checked[domain] = _check_uint32(seq, f"sequence for domain '{domain}'")
-        self._sequences = checked
+            checked(InvalidArgumentError, check_domain, domain, "sequences key")
+            valid[domain] = _check_uint32(seq, f"sequences[{domain!r}]")
+        self._sequences = valid
 
     @classmethod
     def from_proto(cls, destination_sequences: Mapping[str, int]) -> Destinations:
@@ -108,10 +98,12 @@ class Destinations:
 
     def sequence_for(self, domain: str) -> int | None:
         """The next sequence for ``domain``, or ``None`` when the map has no entry for it."""
+        checked(InvalidArgumentError, check_str, domain, "domain")
         return self._sequences.get(domain)
 
     def has_domain(self, domain: str) -> bool:
         """Whether the map has a sequence for ``domain``."""
+        checked(InvalidArgumentError, check_str, domain, "domain")
         return domain in self._sequences
 
     def stamp_command(self, cmd: Any, domain: str) -> Any:
@@ -121,6 +113,7 @@ class Destinations:
             InvalidArgumentError: code ``MISSING_DESTINATION_SEQUENCE`` when ``domain`` has no
                 sequence in the map; nothing is stamped then.
         """
+        checked(InvalidArgumentError, check_str, domain, "domain")
         seq = self._sequences.get(domain)
         if seq is None:
             known = ", ".join(repr(d) for d in self._sequences) or "none"
@@ -131,13 +124,8 @@ class Destinations:
                 code=codes.MISSING_DESTINATION_SEQUENCE,
                 details={"domain": domain},
             )
-        pages = getattr(cmd, "pages", None)
-        if pages is None:
-            raise InvalidArgumentError(
-                f"stamp_command() takes a CommandBook, got {type(cmd).__name__}",
-                details={"type": type(cmd).__name__},
-            )
-        for page in pages:
+        checked(InvalidArgumentError, check_message, cmd, "cmd", full_name="angzarr.CommandBook")
+        for page in cmd.pages:
             page.header.sequence = seq
         return cmd
 

@@ -158,3 +158,15 @@ class UserCodeError(ClientError):
     callable; the original exception is the ``__cause__``."""
 
     default_code = codes.USER_CODE_FAILED
+
+
+class InvalidArgumentTypeError(InvalidArgumentError, UsageTypeError):
+    """An :class:`InvalidArgumentError` for a value of the wrong type (also a ``TypeError``)."""
+
+    default_code = codes.INVALID_TYPE
+
+
+class ConfigurationTypeError(ConfigurationError, UsageTypeError):
+    """A :class:`ConfigurationError` for an option of the wrong type (also a ``TypeError``)."""
+
+    default_code = codes.INVALID_TYPE

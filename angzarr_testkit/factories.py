@@ -31,7 +31,7 @@ gave them, ``next_sequence`` is not checked, a cover may have a bad root or doma
 from __future__ import annotations
 
 import datetime as _dt
-import re
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -42,8 +42,9 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from google.protobuf.message import Message
 
 from . import wire
-from .errors import InvalidArgumentError, codes
+from .errors import InvalidArgumentError
 from .ids import uuid_for, uuid_str_for
+from .validate import DOMAIN_RE, UINT32_MAX, check_domain, check_uint32, checked
 
 __all__ = [
     "AngzarrDeferredSequenceFactory",
@@ -68,9 +69,9 @@ M = TypeVar("M", bound=Message)
 _T = wire.types_pb2
 _EX = wire.examples_pb2
 
-#: The domain names angzarr accepts (a full match is required).
-DOMAIN_PATTERN = re.compile(r"[a-z_][a-z0-9_-]{0,63}")
-_UINT32_MAX = 2**32 - 1
+#: The domain names angzarr accepts (a full match is required); the one in validate.py.
+DOMAIN_PATTERN = DOMAIN_RE
+_UINT32_MAX = UINT32_MAX
 _DEFERRED_KINDS = ("external_deferred", "angzarr_deferred")
 
 
@@ -88,27 +89,14 @@ def _bad(param: str, message: str, value: object, code: str | None = None) -> In
 
 
 def _check_uint32(value: object, param: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(param, f"must be an int, got {type(value).__name__} {value!r}", value)
-    if not 0 <= value <= _UINT32_MAX:
-        raise _bad(
-            param,
-            f"{value} is outside uint32 (0..{_UINT32_MAX}); sequences are uint32 on the wire",
-            value,
-            code=codes.SEQUENCE_OUT_OF_RANGE,
-        )
-    return value
+    """:func:`angzarr_testkit.validate.check_uint32` as this module's error (code
+    ``SEQUENCE_OUT_OF_RANGE`` for a value outside uint32)."""
+    return checked(InvalidArgumentError, check_uint32, value, param)
 
 
 def _check_domain(value: object, param: str) -> str:
-    if not isinstance(value, str) or DOMAIN_PATTERN.fullmatch(value) is None:
-        raise _bad(
-            param,
-            f"{value!r} is not a valid domain; use lower-case [a-z_][a-z0-9_-]{{0,63}} "
-            "(e.g. 'order', 'inventory')",
-            value,
-        )
-    return value
+    """:func:`angzarr_testkit.validate.check_domain` as this module's error."""
+    return checked(InvalidArgumentError, check_domain, value, param)
 
 
 def _root_bytes(value: object, param: str, *, check: bool) -> bytes:
@@ -154,6 +142,13 @@ def _timestamp(value: object, param: str) -> timestamp_pb2.Timestamp:
         ts.FromDatetime(value)
         return ts
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Timestamp's valid range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z
+        if not (math.isfinite(value) and -62_135_596_800 <= value <= 253_402_300_799):
+            raise _bad(
+                param,
+                f"{value!r} epoch seconds is outside a Timestamp's range (years 1..9999)",
+                value,
+            )
         ts = timestamp_pb2.Timestamp()
         ts.FromNanoseconds(int(value * 1_000_000_000))
         return ts
@@ -169,6 +164,8 @@ def _enum_value(enum: EnumDescriptor, value: object, param: str) -> int:
         return number.number
     if isinstance(value, bool) or not isinstance(value, int):
         raise _bad(param, f"expected a {enum.full_name} name or number, got {value!r}", value)
+    if not -(2**31) <= value < 2**31:  # enums are int32 on the wire
+        raise _bad(param, f"{value} is outside int32, the range of an enum number", value)
     return value
 
 

@@ -14,15 +14,28 @@ __all__ = ["TEST_NAMESPACE", "uuid_for", "uuid_str_for", "root_str"]
 TEST_NAMESPACE = uuid.UUID("a1b2c3d4-e5f6-7890-abcd-ef1234567890")
 
 
-def uuid_for(name: str, namespace: uuid.UUID = TEST_NAMESPACE) -> bytes:
-    """Return the 16 bytes of ``uuid5(namespace, name)``: a stable aggregate root for ``name``."""
-    if not isinstance(name, str):
-        from .errors import InvalidArgumentError
+def _checked_args(name: object, namespace: object) -> tuple[str, uuid.UUID]:
+    from .errors import InvalidArgumentError
+    from .validate import check_str, checked, recast, usage_error
 
-        raise InvalidArgumentError(
-            f"uuid_for() takes a str name, got {type(name).__name__}",
-            details={"name": repr(name)},
+    checked(InvalidArgumentError, check_str, name, "name")
+    if not isinstance(namespace, uuid.UUID):
+        raise recast(
+            usage_error("namespace", namespace, "a uuid.UUID", type_error=True),
+            InvalidArgumentError,
         )
+    return name, namespace  # type: ignore[return-value]
+
+
+def uuid_for(name: str, namespace: uuid.UUID = TEST_NAMESPACE) -> bytes:
+    """Return the 16 bytes of ``uuid5(namespace, name)``: a stable aggregate root for ``name``.
+
+    Raises:
+        InvalidArgumentError: ``name`` is not a ``str`` or ``namespace`` not a ``uuid.UUID``
+            (also a ``TypeError``).
+    """
+    if not (isinstance(name, str) and isinstance(namespace, uuid.UUID)):
+        name, namespace = _checked_args(name, namespace)
     return uuid.uuid5(namespace, name).bytes
 
 
@@ -32,7 +45,12 @@ def uuid_str_for(name: str, namespace: uuid.UUID = TEST_NAMESPACE) -> str:
 
 
 def root_str(root: bytes) -> str:
-    """Render root bytes for reports: the UUID text when 16 bytes, else hex with the length."""
+    """Render root bytes for reports: the UUID text when 16 bytes, else hex with the length
+    (anything else is shown by its repr: this renders reports and never raises)."""
+    if not isinstance(root, (bytes, bytearray, memoryview)):
+        from .errors import safe_repr
+
+        return f"<not bytes: {safe_repr(root, 60)}>"
     if len(root) == 16:
         return str(uuid.UUID(bytes=bytes(root)))
     return f"<{len(root)} bytes: {bytes(root).hex()}>"

@@ -25,6 +25,15 @@ from hypothesis.strategies import SearchStrategy
 from . import wire
 from .errors import InvalidArgumentError
 from .factories import DOMAIN_PATTERN, pm_root
+from .validate import (
+    check_bool,
+    check_domain,
+    check_int,
+    check_message,
+    check_str,
+    check_uint32,
+    checked,
+)
 
 __all__ = [
     "STAMPINGS",
@@ -91,19 +100,63 @@ def _strategy(value: object, default: SearchStrategy[T] | None = None) -> Search
     return st.just(value)
 
 
+#: the most pages, map entries or repeated elements a strategy draws (bounded memory)
+MAX_SIZE = 10_000
+#: the deepest nesting :func:`messages` builds
+MAX_DEPTH = 32
+
+
+def _check(value: object, param: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``check`` from :mod:`angzarr_testkit.validate`, raised as ``InvalidArgumentError``
+    with ``details["param"]``."""
+    return checked(InvalidArgumentError, check, value, param, *args, **kwargs)
+
+
 def _check_size(min_size: int, max_size: int, what: str) -> None:
     for name, v in ((f"min_{what}", min_size), (f"max_{what}", max_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise _bad(name, f"must be an int >= 0, got {v!r}", v)
+        _check(v, name, check_int, minimum=0, maximum=MAX_SIZE)
     if min_size > max_size:
         raise _bad(f"min_{what}", f"{min_size} is more than max_{what} {max_size}", min_size)
 
 
-def _check_domain_value(value: object, param: str) -> None:
-    if isinstance(value, SearchStrategy) or value is None:
+def _plain(value: object, param: str, check: Callable[..., Any], *args: Any, **kw: Any) -> None:
+    """Check a parameter given as a plain value at the call (``None`` and strategies are
+    drawn later, and checked by what draws them)."""
+    if value is None or isinstance(value, SearchStrategy):
         return
-    if not isinstance(value, str) or DOMAIN_PATTERN.fullmatch(value) is None:
-        raise _bad(param, f"{value!r} is not a domain ([a-z_][a-z0-9_-]{{0,63}})", value)
+    _check(value, param, check, *args, **kw)
+
+
+def _check_domain_value(value: object, param: str) -> None:
+    _plain(value, param, check_domain)
+
+
+def _check_root_value(value: object, param: str) -> None:
+    if isinstance(value, Message) and value.DESCRIPTOR.full_name == "angzarr.UUID":
+        value = getattr(value, "value")  # noqa: B009 - Message has no typed fields
+    if value is None or isinstance(value, SearchStrategy):
+        return
+    from .validate import check_root
+
+    _check(value, param, check_root)
+
+
+def _check_edition_value(value: object, param: str) -> None:
+    if isinstance(value, Message):
+        _check(value, param, check_message, full_name="angzarr.Edition")
+    else:
+        _plain(value, param, check_str)
+
+
+def _check_enum_value(value: object, param: str, enum: Any) -> None:
+    if value is None or isinstance(value, SearchStrategy):
+        return
+    names = ", ".join(enum.keys())
+    if isinstance(value, str):
+        if value not in enum.keys():
+            raise _bad(param, f"{value!r} is not one of {names}", value)
+    elif isinstance(value, bool) or not isinstance(value, int) or value not in enum.values():
+        raise _bad(param, f"expected a {enum.DESCRIPTOR.full_name} name or number ({names})", value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,6 +183,7 @@ def domains() -> SearchStrategy[str]:
 
 def correlation_ids(*, allow_empty: bool = False) -> SearchStrategy[str]:
     """Correlation ids as UUID text (what angzarr mints); ``allow_empty`` adds ``""``."""
+    _check(allow_empty, "allow_empty", check_bool)
     text = st.uuids().map(str)
     return st.one_of(st.just(""), text) if allow_empty else text
 
@@ -152,6 +206,7 @@ def editions() -> SearchStrategy[Any]:
 
 def sequences(max_value: int = UINT32_MAX) -> SearchStrategy[int]:
     """uint32 sequences up to ``max_value``, small ones first."""
+    _check(max_value, "max_value", check_uint32)
     if max_value <= 100:
         return st.integers(0, max_value)
     return st.one_of(st.integers(0, 100), st.integers(0, max_value))
@@ -169,6 +224,9 @@ def covers(
     ``edition`` defaults to unset (the main timeline); pass ``editions()`` to vary it.
     """
     _check_domain_value(domain, "domain")
+    _check_root_value(root, "root")
+    _plain(correlation_id, "correlation_id", check_str)
+    _check_edition_value(edition, "edition")
     return st.builds(
         _cover,
         _strategy(domain, domains()),
@@ -213,6 +271,8 @@ def _packed(message: Message) -> any_pb2.Any:
 def event_pages(sequence: object = None, *, events: object = None) -> SearchStrategy[Any]:
     """``angzarr.EventPage`` with ``header.sequence`` and a packed payload from ``events``
     (default :func:`example_events`)."""
+    _plain(sequence, "sequence", check_uint32)
+    _plain(events, "events", check_message)
     return st.builds(
         lambda seq, payload: _T.EventPage(
             header=_T.PageHeader(sequence=seq), event=_packed(payload)
@@ -225,6 +285,8 @@ def event_pages(sequence: object = None, *, events: object = None) -> SearchStra
 def deferred_headers(source: object = None, *, source_seq: object = None) -> SearchStrategy[Any]:
     """``angzarr.PageHeader`` with ``angzarr_deferred{source, source_seq}`` (default: any cover,
     any uint32)."""
+    _plain(source, "source", check_message, full_name="angzarr.Cover")
+    _plain(source_seq, "source_seq", check_uint32)
     return st.builds(
         lambda src, seq: _T.PageHeader(
             angzarr_deferred=_T.AngzarrDeferredSequence(source=src, source_seq=seq)
@@ -240,6 +302,7 @@ def _book_cover_strategy(
     if cover is not None:
         if any(v is not None for v in (domain, root, correlation_id, edition)):
             raise _bad("cover", "pass either cover= or domain=/root=/... shortcuts", cover)
+        _plain(cover, "cover", check_message, full_name="angzarr.Cover")
         return _strategy(cover)
     return covers(domain, root=root, correlation_id=correlation_id, edition=edition)
 
@@ -263,6 +326,8 @@ def event_books(
     """
     _check_size(min_pages, max_pages, "pages")
     _check_domain_value(domain, "domain")
+    _plain(events, "events", check_message)
+    _plain(start, "start", check_uint32)
     cover_s = _book_cover_strategy(cover, domain, root, correlation_id, edition)
     start_s = _strategy(start, sequences(UINT32_MAX - max_pages))
     payloads = st.lists(_strategy(events, example_events()), min_size=min_pages, max_size=max_pages)
@@ -304,7 +369,13 @@ def command_books(
     """
     _check_size(min_pages, max_pages, "pages")
     _check_domain_value(domain, "domain")
-    if not isinstance(stamping, SearchStrategy) and stamping not in STAMPINGS:
+    _plain(commands, "commands", check_message)
+    _plain(start, "start", check_uint32)
+    _plain(deferred, "deferred", check_message, full_name="angzarr.PageHeader")
+    _check_enum_value(merge_strategy, "merge_strategy", _T.MergeStrategy)
+    if isinstance(stamping, (list, dict, set)) or (
+        not isinstance(stamping, SearchStrategy) and stamping not in STAMPINGS
+    ):
         raise _bad("stamping", f"{stamping!r} is not one of {', '.join(STAMPINGS)}", stamping)
     return st.builds(
         _command_book,
@@ -347,16 +418,29 @@ def destination_sequences(
     ``domains`` given as a collection of names makes a map with exactly those keys; as a strategy
     (default :func:`domains`) it draws ``min_size..max_size`` distinct keys.
     """
+    _plain(sequences, "sequences", check_uint32)
     values = _strategy(sequences, _sequences())
     if isinstance(domains, Collection) and not isinstance(domains, (str, bytes, Mapping)):
+        if len(domains) > MAX_SIZE:
+            raise _bad("domains", f"at most {MAX_SIZE} domains", len(domains))
         for d in domains:
-            _check_domain_value(d, "domains")
+            _check(d, "domains", check_domain)
         return st.fixed_dictionaries({d: values for d in domains})
     if domains is not None and not isinstance(domains, SearchStrategy):
         raise _bad("domains", "pass a collection of domain names or a strategy", domains)
     _check_size(min_size, max_size, "size")
     keys = domains if domains is not None else _domains()
     return st.dictionaries(keys, values, min_size=min_size, max_size=max_size)
+
+
+def _check_map_value(value: object, param: str) -> None:
+    if value is None or isinstance(value, SearchStrategy):
+        return
+    if not isinstance(value, Mapping):
+        raise _bad(param, "expected a mapping of domain -> sequence, or a strategy", value)
+    for domain, seq in value.items():
+        _check(domain, f"{param} key", check_domain)
+        _check(seq, f"{param}[{domain!r}]", check_uint32)
 
 
 def saga_handle_requests(
@@ -368,6 +452,10 @@ def saga_handle_requests(
 ) -> SearchStrategy[Any]:
     """``angzarr.SagaHandleRequest``: a trigger book with at least one page and a
     ``destination_sequences`` map (defaults: :func:`event_books`, :func:`destination_sequences`)."""
+    _plain(source, "source", check_message, full_name="angzarr.EventBook")
+    _check_map_value(destination_sequences, "destination_sequences")
+    _plain(sync_mode, "sync_mode", check_int, minimum=0, maximum=2**31 - 1)
+    _plain(cascade_error_mode, "cascade_error_mode", check_int, minimum=0, maximum=2**31 - 1)
     return st.builds(
         lambda src, seqs, sync, cascade: wire.saga_pb2.SagaHandleRequest(
             source=src, destination_sequences=seqs, sync_mode=sync, cascade_error_mode=cascade
@@ -395,6 +483,10 @@ def process_manager_handle_requests(
     ``process_state`` you pass is used as it is.
     """
     _check_domain_value(pm_domain, "pm_domain")
+    _plain(trigger, "trigger", check_message, full_name="angzarr.EventBook")
+    _plain(process_state, "process_state", check_message, full_name="angzarr.EventBook")
+    _check_map_value(destination_sequences, "destination_sequences")
+    _plain(new_workflow, "new_workflow", check_bool)
     trigger_s = _strategy(trigger, event_books(min_pages=1))
     seqs_s = _strategy(destination_sequences, _destination_sequences())
     domain_s = _strategy(pm_domain)
@@ -724,10 +816,11 @@ def messages(
     empty or packs a small well-known message. Strategies are decided once per message type.
     """
     descriptor = _descriptor_of(message_type_or_descriptor)
-    for name, v in (("max_depth", max_depth), ("max_size", max_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise _bad(name, f"must be an int >= 0, got {v!r}", v)
-    if overrides:
+    _check(max_depth, "max_depth", check_int, minimum=0, maximum=MAX_DEPTH)
+    _check(max_size, "max_size", check_int, minimum=0, maximum=MAX_SIZE)
+    _check(allow_nan, "allow_nan", check_bool)
+    _check(allow_infinity, "allow_infinity", check_bool)
+    if overrides is not None:
         if not isinstance(overrides, Mapping):
             raise _bad("overrides", "must be a mapping of name -> strategy", overrides)
         top, fields, types = _split_overrides(descriptor, overrides)

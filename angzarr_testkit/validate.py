@@ -228,3 +228,68 @@ def _int_range(minimum: int | None, maximum: int | None) -> str:
     if minimum is None:
         return f"an int <= {maximum}"
     return f"an int in {minimum}..{maximum}"
+
+
+def recast(
+    error: UsageError,
+    cls: type[UsageError],
+    *,
+    details: dict[str, object] | None = None,
+) -> UsageError:
+    """``error`` (its message, code and details, plus ``details``) as an instance of ``cls``,
+    for an entry point that documents a narrower class (``InvalidArgumentError``,
+    ``ConfigurationError``) while the check itself lives here. A type error stays a
+    ``TypeError``: its class is the ``...TypeError`` flavour of ``cls`` when there is one."""
+    from .errors import (
+        ConfigurationError,
+        ConfigurationTypeError,
+        InvalidArgumentError,
+        InvalidArgumentTypeError,
+    )
+
+    if isinstance(error, TypeError) and not issubclass(cls, TypeError):
+        flavours: dict[type, type[UsageError]] = {
+            InvalidArgumentError: InvalidArgumentTypeError,
+            ConfigurationError: ConfigurationTypeError,
+            UsageError: UsageTypeError,
+        }
+        cls = flavours.get(cls, cls)
+    merged: dict[str, object] = dict(error.details)
+    merged.update(details or {})
+    return cls(error.message, code=error.code, details=merged)
+
+
+def checked(cls: type[UsageError], check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``check(*args, **kwargs)``, its error :func:`recast` as ``cls`` (the parameter's name
+    is also kept as ``details["param"]``, the key older entry points documented)."""
+    try:
+        return check(*args, **kwargs)
+    except UsageError as exc:
+        param = exc.details.get("parameter")
+        extra = {"param": param} if param is not None else None
+        raise recast(exc, cls, details=extra) from None
+
+
+def check_message(value: Any, param: str, *, full_name: str | None = None) -> Any:
+    """A protobuf message instance (a message class, a dict or ``None`` is refused); with
+    ``full_name``, a message of that type (e.g. ``"angzarr.CommandBook"``)."""
+    from google.protobuf.message import Message
+
+    accepted = f"a {full_name} message" if full_name else "a protobuf message instance"
+    if not isinstance(value, Message):
+        hint = (
+            "pass an instance, e.g. OrderCreated(...), not the class"
+            if isinstance(value, type)
+            else ""
+        )
+        raise usage_error(param, value, accepted, type_error=True, hint=hint)
+    if full_name and value.DESCRIPTOR.full_name != full_name:
+        raise usage_error(
+            param, value, accepted, type_error=True, hint=f"got a {value.DESCRIPTOR.full_name}"
+        )
+    return value
+
+
+def check_optional(value: Any, param: str, check: Callable[[Any, str], T]) -> T | None:
+    """``None``, or a value ``check`` accepts."""
+    return None if value is None else check(value, param)

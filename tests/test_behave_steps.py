@@ -79,7 +79,7 @@ def test_a_clean_claim_about_a_double_apply_fails(tmp_path):
         ('Then the command to domain "inventory" is stamped with sequence 9', "seq=0"),
         ('Then business logic on "inventory" root "sku-1" ran 2 times', "applied=1"),
         ('Then there is a finding of kind "double-apply"', "findings: none"),
-        ('Then there is a finding of kind "twice"', "unknown finding kind 'twice'"),
+        ('Then there is a finding of kind "twice"', "kind: got 'twice'; expected one of"),
         (
             'Then the saga emits ShipOrder to domain "inventory"',
             "holds testkit_examples.order.ReserveInventory",

@@ -260,7 +260,7 @@ def test_bad_storm_options(kwargs, needle):
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"duplicate": 1.5}, "between 0 and 1"),
+        ({"duplicate": 1.5}, "a number from 0 to 1"),
         ({"crash_before_ack": 0.6, "nack_requeue": 0.6}, "add up to 1.2"),
         ({"delivery_limit": 0}, "delivery_limit"),
         ({"reorder": "yes"}, "reorder"),

@@ -20,6 +20,9 @@ from ..errors import InvalidArgumentError
 __all__ = [
     "KitState",
     "before_scenario",
+    "cell_bool",
+    "cell_float",
+    "cell_int",
     "register_messages",
     "resolve_message_type",
     "state",
@@ -89,6 +92,39 @@ def table_rows(context: Any, *columns: str) -> list[dict[str, str]]:
             f"the table lacks column(s) {missing}; it has {list(context.table.headings)}"
         )
     return [{h: row[h] for h in context.table.headings} for row in context.table]
+
+
+def cell_int(text: str, what: str, *, minimum: int = 0, maximum: int = 2**32 - 1) -> int:
+    """A table cell (or step argument) as an int in ``minimum..maximum``; a clear step
+    failure naming ``what`` otherwise."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise AssertionError(
+            f"{what}: got {text!r}; expected an int in {minimum}..{maximum}"
+        ) from None
+    if not minimum <= value <= maximum:
+        raise AssertionError(f"{what}: got {value}; expected an int in {minimum}..{maximum}")
+    return value
+
+
+def cell_float(text: str, what: str) -> float:
+    """A table cell as a number (range checks are the caller's)."""
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        raise AssertionError(f"{what}: got {text!r}; expected a number") from None
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def cell_bool(text: str, what: str) -> bool:
+    """A table cell as a bool (true/false, yes/no, 1/0)."""
+    word = str(text).strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise AssertionError(f"{what}: got {text!r}; expected true or false (yes/no, 1/0)")
+    return word in _TRUE
 
 
 def state(context: Any) -> KitState:

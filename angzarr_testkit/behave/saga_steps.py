@@ -7,12 +7,22 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 
 from .. import wire
-from ..errors import ConfigurationError, InvalidArgumentError
+from ..errors import InvalidArgumentError
 from ..framework.findings import KINDS, render_findings
 from ..framework.saga import SagaHarness
 from ..framework.targets import _import_target
 from ..ids import uuid_for
-from .environment import KitState, resolve_message_type, state, table_rows
+from ..simulate.faults import FAULT_CLASSES, FaultPlan
+from ..validate import check_choice, check_domain
+from .environment import (
+    KitState,
+    cell_bool,
+    cell_float,
+    cell_int,
+    resolve_message_type,
+    state,
+    table_rows,
+)
 from .vocabulary import step
 
 __all__: list[str] = []
@@ -27,8 +37,17 @@ G_AGG = "Destination aggregates"
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _domains(text: str) -> list[str]:
-    return [d.strip() for d in text.split(",") if d.strip()]
+def _domains(text: str, what: str = "domains") -> list[str]:
+    """Comma-separated domain names, each checked (a step failure names ``what``)."""
+    names = [d.strip() for d in text.split(",") if d.strip()]
+    for i, name in enumerate(names):
+        check_domain(name, f"{what}[{i}]")
+    return names
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise AssertionError(f"kind: got {kind!r}; expected one of: {', '.join(KINDS)}")
 
 
 def harness(context: Any) -> SagaHarness:
@@ -151,10 +170,12 @@ def given_saga(context: Any, target: str) -> None:
     '"inventory, payment"',
 )
 def given_saga_with_domains(context: Any, target: str, source: str, outputs: str) -> None:
+    check_domain(source, "source")
+    outputs_list = _domains(outputs, "outputs")
     given_saga(context, target)
     s = state(context)
     s.source_domain = source
-    s.output_domains = _domains(outputs)
+    s.output_domains = outputs_list
 
 
 @step(
@@ -168,7 +189,9 @@ def given_profile(context: Any, profile: str) -> None:
     s = state(context)
     if s.harness is not None:
         raise AssertionError("declare the profile before destinations and deliveries")
-    s.profile = profile
+    from ..framework.saga import PROFILES
+
+    s.profile = check_choice(profile, "profile", PROFILES)
 
 
 @step(
@@ -193,6 +216,7 @@ def given_destination(context: Any, domain: str, root: str, seq: int) -> None:
     example='Given aggregate "inventory" runs business logic "myproject.inventory:handle"',
 )
 def given_business_logic(context: Any, domain: str, target: str) -> None:
+    check_domain(domain, "domain")
     fn = _import_target(target)
     _add_setup(context, lambda h: h.given_aggregate(domain, handler=fn))
 
@@ -278,28 +302,30 @@ def given_event_source(context: Any, target: str) -> None:
     "  | crash-before-ack | 0.05  |\n  | reorder          | true  |",
 )
 def when_storm(context: Any, events: int, roots: int, seed: int) -> None:
-    from ..simulate import FaultPlan, Storm
+    from ..simulate import Storm
 
     s = state(context)
     if s.saga is None:
         raise AssertionError('no saga declared: Given the saga "package.module:attr"')
     options: dict[str, Any] = {}
     concurrency = 1
+    rates = [f.replace("_", "-") for f in FaultPlan.__dataclass_fields__ if f != "delivery_limit"]
+    known = [*rates, "delivery-limit", "concurrency"]
     if context.table is not None:
         for row in table_rows(context, "fault", "value"):
             name, value = row["fault"].strip(), row["value"].strip()
+            what = f"fault {name!r}"
             if name == "concurrency":
-                concurrency = int(value)
+                concurrency = cell_int(value, what, minimum=1, maximum=64)
             elif name == "reorder":
-                options["reorder"] = value.lower() in ("true", "yes", "1")
+                options["reorder"] = cell_bool(value, what)
             elif name == "delivery-limit":
-                options["delivery_limit"] = int(value)
+                options["delivery_limit"] = cell_int(value, what, minimum=1, maximum=10_000)
+            elif name in rates:
+                options[name.replace("-", "_")] = cell_float(value, what)
             else:
-                options[name.replace("-", "_")] = float(value)
-    try:
-        faults = FaultPlan(**options)
-    except TypeError as exc:
-        raise ConfigurationError(f"unknown fault in the table: {exc}") from None
+                raise AssertionError(f"fault: got {name!r}; expected one of: {', '.join(known)}")
+    faults = FaultPlan(**options)
     if faults.concurrent_redelivery and concurrency < 2:
         concurrency = 2
     setups = list(s.storm_setup)
@@ -454,8 +480,7 @@ def then_clean(context: Any) -> None:
     example='Then there is a finding of kind "double-apply"',
 )
 def then_finding(context: Any, kind: str) -> None:
-    if kind not in KINDS:
-        raise AssertionError(f"unknown finding kind {kind!r}; known: {', '.join(KINDS)}")
+    _check_kind(kind)
     h = harness(context)
     assert any(f.kind == kind for f in h.findings), _findings_report(h)
 
@@ -468,6 +493,7 @@ def then_finding(context: Any, kind: str) -> None:
     example='Then the only findings are of kind "dedupe-collision"',
 )
 def then_only_findings(context: Any, kind: str) -> None:
+    _check_kind(kind)
     h = harness(context)
     kinds = {f.kind for f in h.findings}
     assert kinds == {kind}, _findings_report(h)
@@ -522,15 +548,23 @@ def then_at_sequence(context: Any, domain: str, root: str, seq: int) -> None:
 def then_has_events(context: Any, domain: str, root: str) -> None:
     view = harness(context).aggregate(domain, uuid_for(root))
     rows = table_rows(context, "sequence", "type")
+    if not rows:
+        raise AssertionError("the table has no rows: list at least one | sequence | type |")
     by_seq = {p.header.sequence: p.event.type_url.rsplit("/", 1)[-1] for p in view.events}
-    for row in rows:
-        seq = int(row["sequence"])
+    snapshot = view.snapshot.sequence if view.snapshot is not None else None
+    sequences = [cell_int(r["sequence"], "sequence") for r in rows]
+    for row, seq in zip(rows, sequences, strict=True):
+        if snapshot is not None and seq <= snapshot:
+            raise AssertionError(
+                f"sequence: got {seq}; the history up to {snapshot} is a snapshot (no "
+                f"events are kept before it): list events from {snapshot + 1} on"
+            )
         assert seq in by_seq, f"no event at sequence {seq}; {repr(view)}"
         got = by_seq[seq]
         assert got == row["type"] or got.endswith("." + row["type"]), (
             f"event {seq} is {got}, expected {row['type']}"
         )
-    last = max(int(r["sequence"]) for r in rows)
+    last = max(sequences)
     assert view.next_sequence == last + 1, f"events continue after {last}: {repr(view)}"
 
 
@@ -562,6 +596,7 @@ def then_storm_clean(context: Any) -> None:
     example='Then the storm has a finding of kind "double-apply"',
 )
 def then_storm_finding(context: Any, kind: str) -> None:
+    _check_kind(kind)
     report = _report(state(context))
     assert kind in report.kinds(), report.summary()
 
@@ -575,6 +610,7 @@ def then_storm_finding(context: Any, kind: str) -> None:
     example='Then fault "crash-before-ack" occurred',
 )
 def then_fault_occurred(context: Any, fault: str) -> None:
+    check_choice(fault, "fault", FAULT_CLASSES)
     report = _report(state(context))
     assert report.fault_coverage.get(fault, 0) > 0, report.summary()
 
@@ -606,10 +642,12 @@ def then_once_per_event(context: Any) -> None:
     'from domains "order, inventory" to domains "inventory, shipping"',
 )
 def given_pm(context: Any, target: str, pm_domain: str, sources: str, outputs: str) -> None:
+    check_domain(pm_domain, "pm_domain")
+    source_list, output_list = _domains(sources, "sources"), _domains(outputs, "outputs")
     given_saga(context, target)
     s = state(context)
-    s.output_domains = _domains(outputs)
-    s.extra["pm"] = {"pm_domain": pm_domain, "sources": _domains(sources)}
+    s.output_domains = output_list
+    s.extra["pm"] = {"pm_domain": pm_domain, "sources": source_list}
 
 
 @step(
@@ -681,7 +719,7 @@ def then_pm_state(context: Any, workflow: str) -> None:
     view = h.state(uuid_str_for(workflow))
     rows = table_rows(context, "sequence", "type")
     got = [(p.header.sequence, p.event.type_url.rsplit(".", 1)[-1]) for p in view.events]
-    want = [(int(r["sequence"]), r["type"].rsplit(".", 1)[-1]) for r in rows]
+    want = [(cell_int(r["sequence"], "sequence"), r["type"].rsplit(".", 1)[-1]) for r in rows]
     assert got == want, f"PM state events: {got}"
 
 

@@ -8,12 +8,15 @@ from .. import wire
 from ..destinations import Destinations
 from ..errors import ClientError
 from ..ids import uuid_for
-from .environment import resolve_message_type, state, table_rows
+from ..validate import check_domain
+from .environment import cell_int, resolve_message_type, state, table_rows
 from .vocabulary import step
 
 __all__: list[str] = []  # steps register themselves with behave on import
 
 G_DEST = "Destinations contract"
+#: the most command pages a step builds
+MAX_PAGES = 1_000
 
 
 @step(
@@ -26,7 +29,12 @@ G_DEST = "Destinations contract"
 )
 def given_destination_sequences(context: Any) -> None:
     rows = table_rows(context, "domain", "next_sequence")
-    state(context).destinations = Destinations({r["domain"]: int(r["next_sequence"]) for r in rows})
+    state(context).destinations = Destinations(
+        {
+            r["domain"]: cell_int(r["next_sequence"], f"next_sequence of domain {r['domain']!r}")
+            for r in rows
+        }
+    )
 
 
 @step(
@@ -48,6 +56,7 @@ def given_no_destination_sequences(context: Any) -> None:
     example='Given a trigger from domain "order" root "order-1"',
 )
 def given_trigger_cover(context: Any, domain: str, root: str) -> None:
+    check_domain(domain, "domain")
     T = wire.types_pb2
     state(context).trigger_cover = T.Cover(
         domain=domain, root=T.UUID(value=uuid_for(root)), correlation_id=f"corr-{root}"
@@ -66,6 +75,7 @@ def when_stamp(context: Any, message_type: str, pages: int, domain: str) -> None
     T = wire.types_pb2
     s = state(context)
     cls = resolve_message_type(message_type)
+    cell_int(pages, "pages", minimum=1, maximum=MAX_PAGES)
     cmd = T.CommandBook(cover=T.Cover(domain=domain, root=T.UUID(value=uuid_for("target"))))
     for _ in range(pages):
         cmd.pages.add().command.Pack(cls(), type_url_prefix=wire.TYPE_URL_PREFIX)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,11 @@ def step(
     """Register a behave step (parse matcher) and record it in :data:`VOCABULARY`.
 
     Every ``"{name}"`` in a pattern is a quoted entity whose value cannot contain a quote
-    (the ``Q`` type), so a longer step never matches a shorter one's pattern."""
+    (the ``Q`` type), so a longer step never matches a shorter one's pattern.
+
+    A kit error raised by the step (a bad step argument: an invalid domain, an unknown
+    profile, an out-of-range number, ...) fails the step with its one-line message naming
+    the argument and what is accepted, never with an internal traceback."""
     import behave
 
     global _registered
@@ -52,9 +57,28 @@ def step(
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         behave.use_step_matcher("parse")
         VOCABULARY.append(StepDoc(keyword, pattern, description, example, group))
-        return registrar(typed)(fn)
+        return registrar(typed)(_failing_cleanly(keyword, pattern, fn))
 
     return decorate
+
+
+def _failing_cleanly(keyword: str, pattern: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, with a :class:`~angzarr_testkit.errors.ClientError` turned into a step failure
+    (behave shows an ``AssertionError``'s message; any other exception as a traceback)."""
+    from ..errors import ClientError
+
+    @functools.wraps(fn)
+    def run(context: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(context, *args, **kwargs)
+        except ClientError as exc:
+            raise StepArgumentError(f"{keyword} {pattern}: {exc.message}") from exc
+
+    return run
+
+
+class StepArgumentError(AssertionError):
+    """A step failed on a bad argument or a kit error; the message says what to change."""
 
 
 def render_markdown() -> str:

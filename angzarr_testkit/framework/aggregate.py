@@ -9,7 +9,6 @@ oracle can tell a legitimate dedupe hit from a collision.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -19,6 +18,7 @@ from google.protobuf import empty_pb2
 from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError
 from ..ids import root_str
+from ..validate import DOMAIN_RE, check_uint32, checked
 from .encode import length_delimited, varint
 from .targets import _describe, _full_name
 
@@ -33,7 +33,6 @@ __all__ = [
     "stream_label",
 ]
 
-DOMAIN_RE = re.compile(r"[a-z_][a-z0-9_-]{0,63}")
 MAIN_EDITIONS = ("", "angzarr")
 
 APPLIED = "applied"
@@ -200,7 +199,14 @@ class Stream:
 
     Pages are kept serialized (a parsed ``EventPage`` costs ~10x its bytes in memory, and a
     storm keeps millions); :attr:`pages` parses them on demand. Append with :meth:`extend`
-    only: it keeps ``next_sequence``, which the pipeline reads on every command."""
+    only: it keeps ``next_sequence``, which the pipeline reads on every command.
+
+    A history may start from a snapshot (:meth:`start_at`): ``given_destination(
+    next_sequence=N)`` is modelled as an angzarr snapshot at ``N - 1`` with no pages, so a
+    long history costs nothing. As in angzarr core (``EventBookRepository::get`` in
+    ``src/repository/event_book/mod.rs`` loads the events after ``snapshot.sequence``, and
+    ``calculate_next_sequence`` in ``src/proto_ext/books.rs`` gives last page + 1, else
+    snapshot sequence + 1, else 0), the pages held are those after the snapshot."""
 
     domain: str
     root: bytes
@@ -211,8 +217,37 @@ class Stream:
     dedupe: dict[bytes, int | DedupeEntry] = field(default_factory=dict)
     external_ids: set[str] = field(default_factory=set)
     next_sequence: int = 0
+    #: the sequence of the snapshot the history starts from, or ``None`` (no snapshot)
+    snapshot_sequence: int | None = None
     _encoded: bytearray | None = field(default=None, repr=False)
     _encoded_count: int = field(default=0, repr=False)
+
+    def start_at(self, next_sequence: int) -> None:
+        """Give an empty stream a history of ``next_sequence`` events, held as a snapshot at
+        ``next_sequence - 1`` (O(1) in ``next_sequence``; nothing when it is 0)."""
+        if self.raw_pages or self.snapshot_sequence is not None:
+            raise ValueError("start_at() needs an empty stream")  # an internal misuse
+        if next_sequence:
+            self.snapshot_sequence = next_sequence - 1
+            self.next_sequence = next_sequence
+
+    @property
+    def has_history(self) -> bool:
+        """Whether the stream holds any page or a snapshot."""
+        return bool(self.raw_pages) or self.snapshot_sequence is not None
+
+    @property
+    def base(self) -> int:
+        """The sequence of the first page held (the one after the snapshot, else 0)."""
+        return 0 if self.snapshot_sequence is None else self.snapshot_sequence + 1
+
+    def snapshot(self) -> Any:
+        """The snapshot as an ``angzarr.Snapshot`` (its state an empty placeholder: the kit
+        has no aggregate state to snapshot), or ``None``."""
+        if self.snapshot_sequence is None:
+            return None
+        T = wire.types_pb2
+        return T.Snapshot(sequence=self.snapshot_sequence, state=_pack(empty_pb2.Empty()))
 
     def extend(self, pages: list[Any]) -> None:
         """Append persisted pages (their header sequences are final)."""
@@ -222,31 +257,39 @@ class Stream:
 
     @property
     def pages(self) -> list[Any]:
-        """Every page, parsed (fresh objects)."""
-        return self.page_range(0, len(self.raw_pages))
+        """Every page held (after the snapshot, if any), parsed (fresh objects)."""
+        parse = wire.types_pb2.EventPage.FromString
+        return [parse(raw) for raw in self.raw_pages]
 
     def page_range(self, first: int, count: int) -> list[Any]:
-        """Pages ``first`` .. ``first + count - 1``, parsed."""
+        """The ``count`` pages from sequence ``first`` on, parsed."""
         parse = wire.types_pb2.EventPage.FromString
-        return [parse(raw) for raw in self.raw_pages[first : first + count]]
+        start = max(first - self.base, 0)
+        return [parse(raw) for raw in self.raw_pages[start : start + count]]
 
     @property
     def label(self) -> str:
         return stream_label(self.domain, self.root, self.edition)
 
     def book(self, cover: Any | None = None) -> Any:
-        """The stream as an ``EventBook`` (cover from ``cover`` or rebuilt)."""
+        """The stream as an ``EventBook`` (cover from ``cover`` or rebuilt; the snapshot,
+        if any, and the pages after it)."""
         T = wire.types_pb2
         if cover is None:
             cover = T.Cover(domain=self.domain, root=T.UUID(value=self.root))
             if self.edition:
                 cover.edition.name = self.edition
-        return T.EventBook(cover=cover, pages=self.pages, next_sequence=self.next_sequence)
+        return T.EventBook(
+            cover=cover,
+            snapshot=self.snapshot(),
+            pages=self.pages,
+            next_sequence=self.next_sequence,
+        )
 
     def book_bytes(self) -> bytes:
-        """The stream as a serialized ``EventBook`` (rebuilt cover), built from the stored
-        page bytes without parsing them; the encoded pages are kept and extended
-        incrementally, so business logic over a long history stays cheap."""
+        """The stream as a serialized ``EventBook`` (rebuilt cover, the snapshot if any),
+        built from the stored page bytes without parsing them; the encoded pages are kept
+        and extended incrementally, so business logic over a long history stays cheap."""
         if self._encoded is None:
             self._encoded, self._encoded_count = bytearray(), 0
         for raw in self.raw_pages[self._encoded_count :]:
@@ -256,8 +299,12 @@ class Stream:
         cover = T.Cover(domain=self.domain, root=T.UUID(value=self.root))
         if self.edition:
             cover.edition.name = self.edition
+        snapshot = self.snapshot()
+        head = length_delimited(b"\x0a", cover.SerializeToString())
+        if snapshot is not None:
+            head += length_delimited(b"\x12", snapshot.SerializeToString())
         tail = b"\x30" + varint(self.next_sequence) if self.next_sequence else b""
-        return length_delimited(b"\x0a", cover.SerializeToString()) + bytes(self._encoded) + tail
+        return head + bytes(self._encoded) + tail
 
 
 class EventStore:
@@ -714,7 +761,16 @@ def render_key(key: tuple) -> str:
 
 
 def prior_pages(n: int) -> list[Any]:
-    """``n`` placeholder history pages (sequences 0..n-1) for ``given_destination``."""
+    """Deprecated: ``n`` placeholder pages. A history of ``n`` events is a snapshot now
+    (:meth:`Stream.start_at`); this stays for callers of the old name and refuses more
+    pages than a test would ever write out (it allocates one page per event)."""
+    n = check_sequence_arg(n, "n")
+    if n > _MAX_PLACEHOLDER_PAGES:
+        raise InvalidArgumentError(
+            f"n: got {n}; expected at most {_MAX_PLACEHOLDER_PAGES} placeholder pages. Give "
+            "the history as a snapshot instead: Stream.start_at(n)",
+            details={"parameter": "n", "value": str(n)},
+        )
     T = wire.types_pb2
     pages = []
     for i in range(n):
@@ -725,9 +781,10 @@ def prior_pages(n: int) -> list[Any]:
     return pages
 
 
+_MAX_PLACEHOLDER_PAGES = 10_000
+
+
 def check_sequence_arg(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError(
-            f"{what} must be a non-negative int, got {value!r}", details={what: repr(value)}
-        )
-    return value
+    """A uint32 sequence argument (``what`` names the parameter); the check is
+    :func:`angzarr_testkit.validate.check_uint32`, raised as ``InvalidArgumentError``."""
+    return checked(InvalidArgumentError, check_uint32, value, what)

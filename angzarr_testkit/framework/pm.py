@@ -24,14 +24,25 @@ from typing import Any
 from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError, codes
 from ..factories import pm_root
+from ..validate import check_bool, check_int, check_names, check_str, checked
 from .aggregate import Stream, edition_name, stream_label
 from .findings import Finding
-from .saga import AggregateView, Delivery, RecordedCommand, SagaHarness, _copy_edition, _Work
+from .saga import (
+    AggregateView,
+    Delivery,
+    RecordedCommand,
+    SagaHarness,
+    _copy_edition,
+    _Work,
+    validate_domain,
+)
 from .targets import HandlerAborted, HandlerResultError, PMTarget, resolve_pm_target
 
 __all__ = ["PMDelivery", "ProcessManagerHarness", "pm_root"]
 
 NIL_ROOT = bytes(16)
+#: the highest ``delivery_limit`` accepted: a poison trigger is delivered that often + 1
+MAX_DELIVERY_LIMIT = 10_000
 
 
 @dataclass
@@ -93,12 +104,27 @@ class ProcessManagerHarness(SagaHarness):
         delivery_limit: int = 20,
         record: bool = True,
     ) -> None:
-        target = resolve_pm_target(pm)
-        if isinstance(sources, str):
-            raise ConfigurationError(
-                f"sources must be a list of domain names, got the string {sources!r}; write "
-                f"sources=[{sources!r}]"
+        if sources is not None:
+            sources = checked(
+                ConfigurationError,
+                check_names,
+                sources,
+                "sources",
+                item=validate_domain,
+                accepted="a list of domain names",
             )
+        if pm_domain is not None:
+            validate_domain(pm_domain, "pm_domain")
+        prepare = checked(ConfigurationError, check_bool, prepare, "prepare")
+        delivery_limit = checked(
+            ConfigurationError,
+            check_int,
+            delivery_limit,
+            "delivery_limit",
+            minimum=1,
+            maximum=MAX_DELIVERY_LIMIT,
+        )
+        target = resolve_pm_target(pm)
         self.sources = list(sources if sources is not None else target.sources)
         super().__init__(
             target,
@@ -115,24 +141,16 @@ class ProcessManagerHarness(SagaHarness):
                 "the PM's domain is unknown: give ProcessManagerHarness(pm_domain=...)",
                 code=codes.UNKNOWN_DOMAIN,
             )
-        from .saga import validate_domain
-
         self.pm_domain = validate_domain(domain, "pm_domain")
-        for source in self.sources:
-            validate_domain(source, "source domain")
-        self.prepare = bool(prepare)
+        for i, source in enumerate(self.sources):
+            validate_domain(source, f"sources[{i}]")
+        self.prepare = prepare
         if self.prepare and target.prepare is None:
             raise ConfigurationError(
                 f"prepare=True needs a Prepare method, and {target.name} has none: give a "
                 "servicer with Prepare(request, context) or an angzarr_client ProcessManager",
                 code=codes.TARGET_UNSUPPORTED,
             )
-        if (
-            isinstance(delivery_limit, bool)
-            or not isinstance(delivery_limit, int)
-            or (delivery_limit < 1)
-        ):
-            raise ConfigurationError(f"delivery_limit must be an int >= 1, got {delivery_limit!r}")
         self.delivery_limit = delivery_limit
         self._pm_streams: dict[str, Stream] = {}
         self._state_applied: dict[int, int] = {}  # trigger id -> delivery that persisted
@@ -156,6 +174,8 @@ class ProcessManagerHarness(SagaHarness):
 
         A PM handler that raises is requeued and delivered again until ``delivery_limit``,
         then dead-lettered (``handler-error`` + ``dead-lettered``)."""
+        if domain is not None:
+            validate_domain(domain, "domain")
         if domain is not None and self.sources and domain not in self.sources:
             raise InvalidArgumentError(
                 f"domain '{domain}' is not one of the PM's sources {self.sources}; add it to "
@@ -174,6 +194,7 @@ class ProcessManagerHarness(SagaHarness):
 
     def state(self, correlation_id: str) -> AggregateView:
         """The PM's stream for ``correlation_id`` (empty for a workflow never started)."""
+        checked(InvalidArgumentError, check_str, correlation_id, "correlation_id")
         stream = self._pm_streams.get(correlation_id) or Stream(
             self.pm_domain, pm_root(correlation_id)
         )

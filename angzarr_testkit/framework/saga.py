@@ -17,14 +17,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import symbol_database, text_format
+from google.protobuf.message import Message
 
 from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError, codes
 from ..ids import root_str, uuid_for
+from ..validate import (
+    UINT32_MAX,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_domain,
+    check_int,
+    check_message,
+    check_names,
+    check_root,
+    check_str,
+    checked,
+    recast,
+    usage_error,
+)
 from .aggregate import (
     APPLIED,
     DEAD_LETTERED,
-    DOMAIN_RE,
     NOT_SENT,
     REJECTED,
     RETRIED_OUT,
@@ -38,7 +53,6 @@ from .aggregate import (
     check_sequence_arg,
     edition_name,
     merge_policy,
-    prior_pages,
     render_key,
     stream_label,
     validate_cover,
@@ -102,25 +116,28 @@ def _payload_text(any_msg: Any) -> str:
 
 
 def validate_domain(domain: Any, what: str) -> str:
-    if not isinstance(domain, str) or not DOMAIN_RE.fullmatch(domain):
-        raise InvalidArgumentError(
-            f"{what} {domain!r} is not a valid angzarr domain name: lowercase letters, digits, "
-            "'_' and '-', starting with a letter or '_', at most 64 characters",
-            details={"domain": repr(domain)},
-        )
-    return domain
+    """An angzarr domain name (``what`` names the parameter): the check is
+    :func:`angzarr_testkit.validate.check_domain`, raised as ``InvalidArgumentError``."""
+    return checked(InvalidArgumentError, check_domain, domain, what)
 
 
 def validate_root(root: Any, what: str = "root") -> bytes:
-    if not isinstance(root, (bytes, bytearray)) or len(root) != 16:
-        shown = f"{len(root)} bytes" if isinstance(root, (bytes, bytearray)) else repr(root)
-        raise InvalidArgumentError(
-            f"{what} must be 16 UUID bytes (use uuid_for('name') or uuid.UUID(...).bytes), "
-            f"got {shown}",
-            code=codes.INVALID_COVER,
-            details={"root": shown},
-        )
-    return bytes(root)
+    """16 UUID bytes (code ``INVALID_COVER``): :func:`angzarr_testkit.validate.check_root`,
+    raised as ``InvalidArgumentError``."""
+    return checked(InvalidArgumentError, check_root, root, what)
+
+
+def _edition_arg(edition: Any, param: str = "edition") -> str:
+    """``None``/``""``/``"angzarr"`` (the main timeline) as ``""``, else the edition name."""
+    if edition is None:
+        return ""
+    name = checked(InvalidArgumentError, check_str, edition, param)
+    return "" if name == "angzarr" else name
+
+
+#: bounds that keep a harness call finite (a retry round or a redelivery per unit)
+MAX_RETRIES_LIMIT = 1_000
+MAX_REDELIVERIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -307,7 +324,14 @@ class Delivery:
 
 @dataclass
 class AggregateView:
-    """A read-only view of one simulated destination aggregate."""
+    """A read-only view of one simulated destination aggregate.
+
+    Attributes:
+        events: the event pages held, after the snapshot when there is one.
+        next_sequence: the aggregate's next sequence (last page + 1, else snapshot + 1).
+        snapshot: the ``angzarr.Snapshot`` the history starts from
+            (``given_destination(next_sequence=N)`` is a snapshot at ``N - 1``), or ``None``.
+    """
 
     domain: str
     root: bytes
@@ -316,6 +340,7 @@ class AggregateView:
     next_sequence: int
     applied: int
     deduped: int
+    snapshot: Any = None
 
     @property
     def event_types(self) -> list[str]:
@@ -406,25 +431,31 @@ class SagaHarness:
         max_retries: int = DEFAULT_MAX_RETRIES,
         record: bool = True,
     ) -> None:
-        if profile not in PROFILES:
-            raise ConfigurationError(
-                f"unknown profile {profile!r}; use one of: {', '.join(PROFILES)}",
-                details={"profile": repr(profile)},
+        checked(ConfigurationError, check_choice, profile, "profile", PROFILES)
+        if output_domains is not None:
+            output_domains = checked(
+                ConfigurationError,
+                check_names,
+                output_domains,
+                "output_domains",
+                item=lambda value, param: value,  # each is checked as a domain below
+                accepted="a list of domain names",
             )
-        if isinstance(output_domains, str):
-            raise ConfigurationError(
-                f"output_domains must be a list of domain names, got the string "
-                f"{output_domains!r}; write output_domains=[{output_domains!r}]",
-                details={"output_domains": output_domains},
-            )
+        if source_domain is not None:
+            validate_domain(source_domain, "source_domain")
+        self.max_retries = checked(
+            ConfigurationError, check_int, max_retries, "max_retries", maximum=MAX_RETRIES_LIMIT
+        )
+        record = checked(ConfigurationError, check_bool, record, "record")
         self.target: SagaTarget = self._resolve(saga)
         self.profile = profile
-        self.max_retries = check_sequence_arg(max_retries, "max_retries")
         self.source_domain = source_domain or getattr(self.target, "source_domain", None)
         if self.source_domain is not None:
             validate_domain(self.source_domain, "source_domain")
-        domains = list(output_domains if output_domains is not None else self.target.output_domains)
-        self.output_domains = [validate_domain(d, "output domain") for d in domains]
+        domains = output_domains if output_domains is not None else self.target.output_domains
+        self.output_domains = [
+            validate_domain(d, f"output_domains[{i}]") for i, d in enumerate(domains)
+        ]
         self.store = EventStore()
         self.pipeline = Pipeline(self.store)
         self.record = record
@@ -462,28 +493,59 @@ class SagaHarness:
         events: Iterable[Any] | None = None,
         edition: str | None = None,
     ) -> AggregateView:
-        """Give a destination aggregate a history: ``next_sequence`` placeholder events, or
-        the given event messages. The first destination declared for a domain is the one
-        whose head the sequence map reports."""
-        validate_domain(domain, "destination domain")
+        """Give a destination aggregate a history: ``next_sequence`` events, or the given
+        event messages. The first destination declared for a domain is the one whose head
+        the sequence map reports.
+
+        A history of ``next_sequence`` events is an angzarr snapshot at ``next_sequence - 1``
+        with no pages after it (as core loads a stream with a snapshot: the events after
+        the snapshot, ``next_sequence`` = snapshot sequence + 1), so it costs nothing
+        whatever its length: business logic sees ``ContextualCommand.events.snapshot`` and
+        the pages after it, and :meth:`aggregate` reports ``events`` after the snapshot.
+
+        Raises:
+            InvalidArgumentError: a bad domain, root, ``next_sequence`` (uint32) or edition,
+                ``events`` that are not a list of messages, or both ``events`` and a non-zero
+                ``next_sequence``.
+            ConfigurationError: the destination already has a history.
+        """
+        validate_domain(domain, "domain")
         root = validate_root(root)
-        ed = "" if edition in (None, "", "angzarr") else edition
+        next_sequence = check_sequence_arg(next_sequence, "next_sequence")
+        ed = _edition_arg(edition)
+        event_list = None
+        if events is not None:
+            event_list = checked(
+                InvalidArgumentError,
+                check_names,
+                events,
+                "events",
+                item=check_message,
+                accepted="a list of event messages",
+            )
+            if next_sequence:
+                raise InvalidArgumentError(
+                    f"next_sequence: got {next_sequence} together with events=; pass either "
+                    "events= (the history itself) or next_sequence= (a history of that many "
+                    "events), not both",
+                    details={"parameter": "next_sequence", "value": str(next_sequence)},
+                )
         stream = self.store.stream(domain, root, ed)
-        if stream.raw_pages:
+        if stream.has_history:
             raise ConfigurationError(
                 f"destination {stream.label} already has a history; declare each destination "
                 "once, before delivering",
                 details={"domain": domain},
             )
-        if events is not None:
+        if event_list is not None:
             from .aggregate import _normalize_events
 
-            pages = _normalize_events(list(events), wire.command_handler_pb2)
+            pages = _normalize_events(event_list, wire.command_handler_pb2)
             for i, page in enumerate(pages):
                 page.header.sequence = i
             stream.extend(pages)
         else:
-            stream.extend(prior_pages(check_sequence_arg(next_sequence, "next_sequence")))
+            stream.start_at(next_sequence)
         self._first_destination.setdefault(domain, (domain, root, ed))
         return self.aggregate(domain, root, edition=ed)
 
@@ -497,13 +559,27 @@ class SagaHarness:
             merge: ``"strict"`` (no change is commutative), ``"commutative"`` or a callable
                 ``fn(CommandBook) -> bool`` deciding per command.
         """
-        validate_domain(domain, "aggregate domain")
-        if handler is not None and not callable(handler):
-            raise ConfigurationError(
-                f"handler for domain '{domain}' must be callable fn(ContextualCommand), got "
-                f"{type(handler).__name__}",
-                details={"domain": domain},
+        validate_domain(domain, "domain")
+        if handler is not None:
+            checked(
+                ConfigurationError,
+                check_callable,
+                handler,
+                "handler",
+                arity=1,
+                signature="a callable fn(ContextualCommand) -> events, or None",
             )
+        if callable(merge):
+            checked(
+                ConfigurationError,
+                check_callable,
+                merge,
+                "merge",
+                arity=1,
+                signature="'strict', 'commutative' or a callable fn(CommandBook) -> bool",
+            )
+        else:
+            checked(ConfigurationError, check_choice, merge, "merge", ("strict", "commutative"))
         self.pipeline.specs[domain] = AggregateSpec(
             handler=handler, commutative=merge_policy(merge)
         )
@@ -536,14 +612,16 @@ class SagaHarness:
                 f"{type(delivery).__name__}",
                 details={"type": type(delivery).__name__},
             )
-        check_sequence_arg(times, "times")
+        times = checked(InvalidArgumentError, check_int, times, "times", maximum=MAX_REDELIVERIES)
         return [self._run(delivery._trigger_bytes, redelivered=True) for _ in range(times)]
 
     # -- reading ------------------------------------------------------------------------
     def aggregate(self, domain: str, root: bytes, edition: str | None = None) -> AggregateView:
-        """The simulated stream of one destination aggregate (empty if never touched)."""
+        """The simulated stream of one destination aggregate (empty if never touched);
+        ``events`` are the pages after its snapshot, if it has one (``snapshot``)."""
         validate_domain(domain, "domain")
         root = validate_root(root)
+        edition = _edition_arg(edition)
         known = {d for d, _, _ in self.store.streams} | set(self.output_domains)
         if domain not in known:
             raise InvalidArgumentError(
@@ -562,6 +640,7 @@ class SagaHarness:
             stream.next_sequence,
             stream.applied,
             stream.deduped,
+            stream.snapshot(),
         )
 
     @property
@@ -598,13 +677,35 @@ class SagaHarness:
         domain: str | None,
     ) -> Any:
         T = wire.types_pb2
-        name = getattr(getattr(event, "DESCRIPTOR", None), "full_name", None)
-        if name is None:
-            raise InvalidArgumentError(
-                f"deliver() takes an event message or an EventBook, got {type(event).__name__}",
-                details={"type": type(event).__name__},
+        if not isinstance(event, Message):
+            raise recast(
+                usage_error(
+                    "event",
+                    event,
+                    "an event message instance or an angzarr.EventBook",
+                    type_error=True,
+                ),
+                InvalidArgumentError,
             )
+        if root is not None:
+            root = validate_root(root)
+        checked(InvalidArgumentError, check_str, correlation_id, "correlation_id")
+        if sequence is not None:
+            # the page after it (next_sequence) must fit uint32 too
+            checked(InvalidArgumentError, check_int, sequence, "sequence", maximum=UINT32_MAX - 1)
+        if edition is not None:
+            checked(InvalidArgumentError, check_str, edition, "edition")
+        if domain is not None:
+            validate_domain(domain, "domain")
+        name = event.DESCRIPTOR.full_name
         if name == "angzarr.EventBook":
+            given = [n for n, v in (("root", root), ("sequence", sequence)) if v is not None]
+            if given:
+                raise InvalidArgumentError(
+                    f"{given[0]}: applies to an event message; an EventBook trigger carries "
+                    "its own cover and page sequences",
+                    details={"parameter": given[0]},
+                )
             book = T.EventBook.FromString(event.SerializeToString())
             if correlation_id:
                 book.cover.correlation_id = correlation_id
@@ -618,13 +719,19 @@ class SagaHarness:
                     "deliver(..., domain=...)",
                     code=codes.UNKNOWN_DOMAIN,
                 )
-            validate_domain(src_domain, "trigger domain")
-            root = validate_root(root if root is not None else uuid_for(src_domain), "root")
+            validate_domain(src_domain, "domain")
+            root = root if root is not None else uuid_for(src_domain)
             ed = edition or ""
             head_key = (src_domain, ed, root)
             if sequence is None:
                 sequence = self._source_heads.get(head_key, 0)
-            check_sequence_arg(sequence, "sequence")
+                if sequence > UINT32_MAX - 1:
+                    raise InvalidArgumentError(
+                        f"sequence: the source root's next sequence {sequence} runs past "
+                        "uint32; pass sequence= explicitly",
+                        code=codes.SEQUENCE_OUT_OF_RANGE,
+                        details={"parameter": "sequence", "value": str(sequence)},
+                    )
             self._source_heads[head_key] = max(self._source_heads.get(head_key, 0), sequence + 1)
             book = T.EventBook(
                 cover=T.Cover(

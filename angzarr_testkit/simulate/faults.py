@@ -6,8 +6,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..validate import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_names,
+    check_probability,
+    checked,
+    recast,
+    usage_error,
+)
 
-__all__ = ["FAULT_CLASSES", "FaultPlan"]
+__all__ = ["FAULT_CLASSES", "MAX_DELIVERY_LIMIT", "FaultPlan", "check_fault_classes"]
 
 #: Every fault class a storm can inject (the names used by ``require=`` and the reports).
 FAULT_CLASSES = (
@@ -19,6 +29,23 @@ FAULT_CLASSES = (
     "concurrent-redelivery",
     "delivery-limit",
 )
+
+#: the highest ``delivery_limit`` accepted (a message is delivered at most that often + 1)
+MAX_DELIVERY_LIMIT = 10_000
+
+
+def check_fault_classes(value: Any, param: str = "require") -> list[str]:
+    """A list of fault class names from :data:`FAULT_CLASSES` (a lone ``str`` is refused,
+    never iterated), as a :class:`~angzarr_testkit.errors.ConfigurationError`."""
+    return checked(
+        ConfigurationError,
+        check_names,
+        value,
+        param,
+        item=lambda v, p: check_choice(v, p, FAULT_CLASSES),
+        accepted="a list of fault class names (" + ", ".join(FAULT_CLASSES) + ")",
+    )
+
 
 _RATES = (
     "duplicate",
@@ -64,16 +91,17 @@ class FaultPlan:
 
     def __post_init__(self) -> None:
         for name in _RATES:
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not (0.0 <= value <= 1.0)
-            ):
-                raise ConfigurationError(
-                    f"FaultPlan.{name} must be a rate between 0 and 1, got {value!r}",
-                    details={"fault": name, "value": repr(value)},
-                )
+            # a probability: a number in [0, 1], not NaN, not a bool
+            checked(ConfigurationError, check_probability, getattr(self, name), f"FaultPlan.{name}")
+        checked(ConfigurationError, check_bool, self.reorder, "FaultPlan.reorder")
+        checked(
+            ConfigurationError,
+            check_int,
+            self.delivery_limit,
+            "FaultPlan.delivery_limit",
+            minimum=1,
+            maximum=MAX_DELIVERY_LIMIT,
+        )
         per_delivery = (
             self.crash_before_ack
             + self.crash_mid_dispatch
@@ -87,20 +115,6 @@ class FaultPlan:
                 "exclusive draws, so keep their sum at most 1",
                 details={"sum": f"{per_delivery:g}"},
             )
-        if not isinstance(self.reorder, bool):
-            raise ConfigurationError(
-                f"FaultPlan.reorder must be True or False, got {self.reorder!r}",
-                details={"fault": "reorder"},
-            )
-        if (
-            isinstance(self.delivery_limit, bool)
-            or not isinstance(self.delivery_limit, int)
-            or (self.delivery_limit < 1)
-        ):
-            raise ConfigurationError(
-                f"FaultPlan.delivery_limit must be an int >= 1, got {self.delivery_limit!r}",
-                details={"fault": "delivery_limit"},
-            )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the trace header keeps it)."""
@@ -109,7 +123,12 @@ class FaultPlan:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultPlan:
         """Inverse of :meth:`to_dict` (unknown keys are refused with a clear error)."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
+        if not isinstance(data, dict):
+            raise recast(
+                usage_error("data", data, "a dict of FaultPlan fields", type_error=True),
+                ConfigurationError,
+            )
+        unknown = {str(k) for k in data} - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigurationError(
                 f"unknown fault option(s) {sorted(unknown)}; known: "
