@@ -48,7 +48,9 @@ def test_written_test_fails_for_the_same_finding(tmp_path):
     trace = tmp_path / "storm.jsonl"
     failing_storm(trace, crash_before_ack=0.1)
     result = shrink(trace, out_dir=tmp_path / "out")
-    env = dict(os.environ, PYTHONPATH=str(TESTS))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    )
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(result.test_file)],
         capture_output=True,

@@ -8,7 +8,7 @@ import pytest
 import sagas
 from hypothesis import strategies as st
 
-from angzarr_testkit import ClientError, ConfigurationError, uuid_for, wire
+from angzarr_testkit import ClientError, ConfigurationError, TraceError, uuid_for, wire
 from angzarr_testkit.simulate import FAULT_CLASSES, FaultPlan, Storm
 
 E = wire.examples_pb2
@@ -297,11 +297,11 @@ def test_replay_of_string_target_needs_no_saga(tmp_path):
 
 
 def test_replay_errors(tmp_path):
-    with pytest.raises(ConfigurationError, match="does not exist"):
+    with pytest.raises(TraceError, match="does not exist"):
         Storm.replay(tmp_path / "nope.jsonl", saga=sagas.deferred_saga)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type": "nonsense"}\n')
-    with pytest.raises(ConfigurationError, match="bad.jsonl:1"):
+    with pytest.raises(TraceError, match="bad.jsonl:1"):
         Storm.replay(bad, saga=sagas.deferred_saga)
     path = tmp_path / "obj.jsonl"
     storm(trace=path, events=3).run()

@@ -10,15 +10,17 @@ finding).
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, UsageError, UsageTypeError, codes, safe_repr
 from ..framework.findings import KINDS
 from ..framework.saga import SagaHarness
+from ..validate import check_int
 from .storm import Storm, StormReport
 from .trace import Schedule, Step, Trace, read_schedule
 
@@ -87,8 +89,18 @@ def shrink(
         budget: the most replays to spend.
 
     Raises:
+        TraceError: the trace file is missing, damaged, truncated or edited.
         ConfigurationError: the storm has no such finding, or the test cannot name the saga.
+        UsageError: ``out_dir`` is an existing file or cannot be created (code
+            ``OUTPUT_UNWRITABLE``), ``kind`` is unknown or ``budget`` is not an int >= 1.
     """
+    if kind is not None and (not isinstance(kind, str) or kind not in KINDS):
+        raise ConfigurationError(
+            f"kind: unknown finding kind {kind!r}; known: {', '.join(KINDS)}",
+            details={"parameter": "kind", "value": repr(kind)},
+        )
+    budget = check_int(budget, "budget", minimum=1)
+    out = _prepare_out_dir(out_dir) if out_dir is not None else None
     original = read_schedule(trace_file)
     first = Storm.replay_schedule(original, saga, setup=setup)
     wanted = kind or next((f.kind for f in first.findings if f.is_error), None)
@@ -97,8 +109,6 @@ def shrink(
             "the storm in this trace is clean: there is nothing to shrink",
             details={"trace": str(trace_file)},
         )
-    if wanted not in KINDS:
-        raise ConfigurationError(f"unknown finding kind {wanted!r}; known: {', '.join(KINDS)}")
     if not any(f.kind == wanted for f in first.findings):
         raise ConfigurationError(
             f"the storm in this trace has no {wanted} finding (it has: "
@@ -127,7 +137,7 @@ def shrink(
         original_messages=len({s.msg for s in original.steps}),
         replays=state["replays"],
     )
-    if out_dir is not None:
+    if out is not None:
         name = target or (
             original.header["target"] if original.header.get("target_is_importable") else None
         )
@@ -136,9 +146,42 @@ def shrink(
                 "the written test must import the saga: pass target='package.module:attr' "
                 "(the storm was given an object)",
             )
-        result.test_file = write_pytest(result, Path(out_dir), name)
-        result.feature_file = write_feature(result, Path(out_dir), name)
+        result.test_file = write_pytest(result, out, name)
+        result.feature_file = write_feature(result, out, name)
     return result
+
+
+def _prepare_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` made ready before any work: a directory (created), never a file."""
+    try:
+        out = Path(out_dir)
+    except TypeError:
+        raise UsageTypeError(
+            f"out_dir: got {safe_repr(out_dir)}; expected a directory path",
+            details={"parameter": "out_dir", "value": safe_repr(out_dir)},
+        ) from None
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"out_dir: {str(out)!r} is an existing file; expected a directory (it is created "
+            "when missing)",
+            code=codes.OUTPUT_UNWRITABLE,
+            details={"parameter": "out_dir", "value": str(out)},
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"out_dir: cannot create the directory {str(out)!r}: {exc.strerror or exc}",
+            code=codes.OUTPUT_UNWRITABLE,
+            details={"parameter": "out_dir", "value": str(out)},
+        ) from exc
+    if not os.access(out, os.W_OK):
+        raise UsageError(
+            f"out_dir: the directory {str(out)!r} is not writable",
+            code=codes.OUTPUT_UNWRITABLE,
+            details={"parameter": "out_dir", "value": str(out)},
+        )
+    return out
 
 
 def _restrict(schedule: Schedule, keep: set[int]) -> Schedule:
@@ -206,12 +249,8 @@ def write_pytest(result: ShrinkResult, out_dir: Path, target: str) -> Path:
     """Write the minimal schedule as a standalone pytest file (with its trace beside it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"test_storm_{result.kind.replace('-', '_')}"
-    trace_lines = [
-        line
-        for line in result.report.trace.lines()
-        if '"type":"publish"' in line or '"type":"deliver"' in line or '"type":"storm"' in line
-    ]
-    trace_text = "\n".join(trace_lines) + "\n"
+    # The whole trace of the minimal replay, byte for byte: its digest must still match.
+    trace_text = result.report.trace.path.read_bytes().decode("utf-8")
     header = result.report.options
     test = f'''\
         """Minimal reproduction of a {result.kind} finding, shrunk by angzarr-testkit.
@@ -230,7 +269,7 @@ def write_pytest(result: ShrinkResult, out_dir: Path, target: str) -> Path:
 
         def test_{result.kind.replace("-", "_")}_reproduction(tmp_path: Path) -> None:
             trace = tmp_path / "trace.jsonl"
-            trace.write_text(TRACE)
+            trace.write_bytes(TRACE.encode("utf-8"))
             report = Storm.replay(trace, saga=TARGET)
             kinds = report.kinds()
             assert "{result.kind}" not in kinds, report.summary() + "\\n\\n" + "\\n".join(
@@ -239,7 +278,7 @@ def write_pytest(result: ShrinkResult, out_dir: Path, target: str) -> Path:
         '''
     path = out_dir / f"{stem}.py"
     path.write_text(textwrap.dedent(test), encoding="utf-8")
-    (out_dir / f"{stem}.jsonl").write_text(trace_text, encoding="utf-8")
+    (out_dir / f"{stem}.jsonl").write_bytes(trace_text.encode("utf-8"))
     return path
 
 

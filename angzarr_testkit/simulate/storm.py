@@ -11,6 +11,7 @@ saga, same options: byte-identical trace.
 from __future__ import annotations
 
 import base64
+import inspect
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +20,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import wire
-from ..errors import ConfigurationError, InvalidArgumentError
+from ..errors import (
+    ClientError,
+    ConfigurationError,
+    InvalidArgumentError,
+    TargetError,
+    TraceError,
+    UsageError,
+    UserCodeError,
+)
 from ..framework.aggregate import (
     APPLIED,
     DEAD_LETTERED,
@@ -36,7 +45,15 @@ from ..framework.saga import SagaHarness, _Work
 from ..ids import root_str, uuid_for
 from .faults import FAULT_CLASSES, FaultPlan
 from .sources import make_event_source
-from .trace import Schedule, Trace, TraceWriter, read_schedule
+from .trace import (
+    TRACE_FORMAT,
+    TRACE_VERSION,
+    Schedule,
+    Trace,
+    TraceWriter,
+    config_digest,
+    read_schedule,
+)
 
 __all__ = ["COUNT_NAMES", "Storm", "StormReport"]
 
@@ -57,6 +74,9 @@ COUNT_NAMES = (
     "acked",
 )
 
+#: Storm options that change the verdict: recorded in the header, passed again on replay.
+_VERDICT_OPTIONS = ("allow_vacuous", "fail_on", "delivery_budget")
+
 _WINDOW = 16  # how far into the queue a reordering consumer may reach
 _STEP_MS = 1  # virtual time of one delivery
 
@@ -74,6 +94,8 @@ class StormReport:
         trace: the event-level trace (iterable of dicts; JSON lines on disk).
         seed: the seed in use.
         options: the storm's options as recorded in the trace header.
+        recorded: for a replay of a trace file, the verdict the trace recorded (``ok``,
+            ``finding_kinds``); see :attr:`verdict_changed`. ``None`` otherwise.
     """
 
     ok: bool
@@ -84,6 +106,31 @@ class StormReport:
     trace: Trace
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
+    recorded: dict[str, Any] | None = None
+
+    @property
+    def verdict_changed(self) -> bool:
+        """A replay whose verdict (``ok``, or the finding kinds and their counts) differs from
+        the one its trace recorded: the code under test, its setup or the kit changed since
+        the trace was written (not a finding: a fixed saga replays clean on purpose)."""
+        rec = self.recorded
+        return rec is not None and (rec["ok"] != self.ok or rec["finding_kinds"] != self.kinds())
+
+    def replay_note(self) -> str | None:
+        """One line saying how a replay's verdict differs from the recorded one, or None."""
+        if not self.verdict_changed:
+            return None
+        assert self.recorded is not None
+
+        def word(ok: bool, kinds: dict[str, int]) -> str:
+            text = ", ".join(f"{k} {n}" for k, n in kinds.items())
+            return ("CLEAN" if ok else "NOT CLEAN") + (f" ({text})" if text else "")
+
+        return (
+            "replay verdict differs from the recorded one: recorded "
+            f"{word(self.recorded['ok'], self.recorded['finding_kinds'])}, replayed "
+            f"{word(self.ok, self.kinds())}"
+        )
 
     def kinds(self) -> dict[str, int]:
         """Finding kind -> count."""
@@ -110,15 +157,20 @@ class StormReport:
             raise AssertionError(head + "\n" + "\n\n".join(problems))
 
     def to_dict(self, *, max_findings_per_kind: int = 50) -> dict[str, Any]:
-        """A JSON-ready summary (at most ``max_findings_per_kind`` findings of each kind;
-        ``finding_counts`` has the totals)."""
+        """A JSON-ready summary: at most ``max_findings_per_kind`` findings of each kind
+        (``0``: all of them). ``finding_counts`` has the totals, ``truncated`` says per kind
+        how many findings were left out (empty when the list is complete), and a replay has a
+        ``replay`` entry with the recorded verdict and whether it changed."""
+        from ..validate import check_int
+
+        cap = check_int(max_findings_per_kind, "max_findings_per_kind", minimum=0)
         shown: list[dict[str, Any]] = []
         per_kind: dict[str, int] = {}
         for f in self.findings:
             per_kind[f.kind] = per_kind.get(f.kind, 0) + 1
-            if per_kind[f.kind] <= max_findings_per_kind:
+            if not cap or per_kind[f.kind] <= cap:
                 shown.append(f.to_dict())
-        return {
+        out: dict[str, Any] = {
             "ok": self.ok,
             "seed": self.seed,
             "counts": dict(self.counts),
@@ -126,8 +178,17 @@ class StormReport:
             "missing_coverage": list(self.missing_coverage),
             "finding_counts": per_kind,
             "findings": shown,
+            "max_findings_per_kind": cap or None,
+            "truncated": {k: n - cap for k, n in per_kind.items() if cap and n > cap},
             "trace": str(self.trace.path),
         }
+        if self.recorded is not None:
+            out["replay"] = {
+                "recorded_ok": self.recorded["ok"],
+                "recorded_finding_kinds": dict(self.recorded["finding_kinds"]),
+                "verdict_changed": self.verdict_changed,
+            }
+        return out
 
     def summary(self) -> str:
         """A readable table of counts, coverage and finding kinds."""
@@ -292,7 +353,12 @@ class Storm:
         """Re-execute a recorded trace exactly (same deliveries, same faults) and report.
 
         ``saga`` defaults to the target recorded in the trace (when it was a
-        ``module:attr`` string).
+        ``module:attr`` string). The report's ``recorded`` is the verdict the trace
+        recorded; ``verdict_changed`` says whether the replay's differs.
+
+        Raises:
+            TraceError: the trace file is missing, damaged, truncated, edited or of another
+                format version (see :func:`~angzarr_testkit.simulate.trace.read_schedule`).
         """
         schedule = read_schedule(trace_file)
         return cls.replay_schedule(schedule, saga, setup=setup, trace=trace)
@@ -316,8 +382,7 @@ class Storm:
                 "not a 'module:attr' string): pass saga= to replay",
             )
         try:
-            storm = cls(
-                target,
+            options: dict[str, Any] = dict(
                 source_domain=header["source_domain"],
                 output_domains=header["output_domains"],
                 profile=header["profile"],
@@ -327,21 +392,45 @@ class Storm:
                 faults=FaultPlan.from_dict(header["faults"]),
                 require=header.get("require", ()),
                 concurrency=header["concurrency"],
-                trace=trace,
-                progress=False,
-                setup=setup,
                 max_retries=header.get("max_retries", 10),
                 kind=header.get("kind", "saga"),
                 pm_domain=header.get("pm_domain"),
                 sources=header.get("sources"),
                 prepare=header.get("prepare", False),
             )
-        except KeyError as exc:
-            raise ConfigurationError(
-                f"the trace header lacks {exc}; it was not written by this kit's storms",
-                details={"missing": str(exc)},
+        except ClientError as exc:
+            raise TraceError(f"the trace header is not valid: {exc.message}") from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TraceError(
+                f"the trace header is not valid ({type(exc).__name__}: {exc}); it was not "
+                "written by this kit's storms",
+                details={"error": type(exc).__name__},
             ) from exc
-        return _Engine(storm, storm._probe, random.Random(storm.seed)).run_schedule(schedule)
+        accepted = inspect.signature(cls).parameters
+        for name in _VERDICT_OPTIONS:
+            if name in header:
+                if name not in accepted:
+                    raise TraceError(
+                        f"the trace was recorded with {name}={header[name]!r}, which this "
+                        "kit's Storm does not support",
+                        details={"option": name},
+                    )
+                options[name] = header[name]
+        try:
+            storm = cls(target, trace=trace, progress=False, setup=setup, **options)
+        except (TargetError, UserCodeError, TraceError):
+            raise
+        except UsageError as exc:  # an option of the header the Storm refuses
+            raise TraceError(
+                f"the trace's recorded options are refused: {exc.message}", details=exc.details
+            ) from exc
+        report = _Engine(storm, storm._probe, random.Random(storm.seed)).run_schedule(schedule)
+        if schedule.summary is not None:
+            report.recorded = {
+                "ok": schedule.summary["ok"],
+                "finding_kinds": dict(schedule.summary["finding_kinds"]),
+            }
+        return report
 
     # -- internals ------------------------------------------------------------------------
     def _new_harness(self) -> SagaHarness:
@@ -358,9 +447,16 @@ class Storm:
         return harness
 
     def header(self, harness: SagaHarness) -> dict[str, Any]:
-        return {
+        """The trace's first line: format, versions, wire mode and every option a replay
+        needs, with a ``config_digest`` over them."""
+        from .. import __version__
+
+        header = {
             "type": "storm",
-            "version": 1,
+            "format": TRACE_FORMAT,
+            "version": TRACE_VERSION,
+            "kit_version": __version__,
+            "wire": wire.MODE,
             "target": self.saga if isinstance(self.saga, str) else harness.target.name,
             "target_is_importable": isinstance(self.saga, str),
             "source_domain": harness.source_domain,
@@ -378,6 +474,13 @@ class Storm:
             "sources": getattr(harness, "sources", None),
             "prepare": getattr(harness, "prepare", False),
         }
+        # Verdict options of a newer Storm, recorded only when set so that replays keep them.
+        for name in _VERDICT_OPTIONS:
+            value = getattr(self, name, None)
+            if value:
+                header[name] = sorted(value) if isinstance(value, (set, frozenset)) else value
+        header["config_digest"] = config_digest(header)
+        return header
 
 
 def _is_pm(target: Any) -> bool:
@@ -390,6 +493,17 @@ def _is_pm(target: Any) -> bool:
         except Exception:  # the harness reports bad targets with a clear error
             return False
     return _is_sdk_pm_class(target) or _is_sdk_pm_class(type(target))
+
+
+def _parse_book(msg_id: int, book: bytes) -> Any:
+    from google.protobuf.message import DecodeError
+
+    try:
+        return wire.types_pb2.EventBook.FromString(book)
+    except DecodeError as exc:
+        raise TraceError(
+            f"the trace's book of message {msg_id} is not an angzarr EventBook ({exc})"
+        ) from exc
 
 
 def _json_str(value: str | None) -> str:
@@ -554,10 +668,10 @@ class _Engine:
         for msg_id, duplicate in schedule.publishes:
             book = schedule.books.get(msg_id)
             if book is None:
-                raise ConfigurationError(f"trace publishes message {msg_id} without its book")
+                raise TraceError(f"the trace publishes message {msg_id} without its book")
             copy = 1 if duplicate else 0
             original = messages.get((msg_id, 0))
-            trigger = original.trigger if original else wire.types_pb2.EventBook.FromString(book)
+            trigger = original.trigger if original else _parse_book(msg_id, book)
             message = messages[(msg_id, copy)] = _Message(msg_id, book, trigger, copy)
             self.counts["published" if not duplicate else "duplicates"] += 1
             if duplicate:
@@ -566,7 +680,7 @@ class _Engine:
         for step in schedule.steps:
             message = messages.get((step.msg, step.copy))
             if message is None:
-                raise ConfigurationError(f"trace delivers unknown message {step.msg}")
+                raise TraceError(f"the trace delivers unknown message {step.msg}")
             self._deliver(message, step.fault, step.k, replay_consumer=step.consumer)
         return self._finish()
 
@@ -805,16 +919,18 @@ class _Engine:
         findings = sort_findings(self.h.findings + self.extra_findings)
         missing = [r for r in self.storm.require if not self.coverage.get(r)]
         ok = not missing and not any(f.is_error for f in findings)
-        self.writer.line(
+        finding_kinds: dict[str, int] = {}
+        for f in findings:
+            finding_kinds[f.kind] = finding_kinds.get(f.kind, 0) + 1
+        self.writer.finish(
             {
-                "type": "summary",
                 "counts": self.counts,
                 "fault_coverage": self.coverage,
                 "findings": len(findings),
+                "finding_kinds": finding_kinds,
                 "ok": ok,
             }
         )
-        self.writer.close()
         return StormReport(
             ok=ok,
             findings=findings,
