@@ -10,6 +10,7 @@ The tree::
       UsageError (also ValueError)      a bad argument, option, target or file: fix the call
         UsageTypeError (also TypeError)   ... of the wrong type
         InvalidArgumentError, ConfigurationError, TargetError, WireModeError, TraceError
+        (InvalidArgumentTypeError, ConfigurationTypeError: their TypeError flavours)
       UserCodeError                     a callable the user gave the kit (not the code under
                                         test) raised; the original exception is chained
 
@@ -24,7 +25,9 @@ from collections.abc import Mapping
 __all__ = [
     "ClientError",
     "ConfigurationError",
+    "ConfigurationTypeError",
     "InvalidArgumentError",
+    "InvalidArgumentTypeError",
     "TargetError",
     "TraceError",
     "UsageError",
