@@ -2,8 +2,8 @@
 
 The oracle must not care where the handler runs: a storm through a ``grpc://`` target gives
 the same trace, counts and findings as the same seeded storm in process. Failures of the
-transport (server down, deadline, garbage answers) are ``handler-error`` findings naming the
-gRPC status, and never hang.
+transport (server down, deadline) are ``handler-error`` findings naming the gRPC status,
+garbage answers are ``malformed-response`` findings, and nothing hangs.
 """
 
 # No `from __future__ import annotations`: angzarr_client evaluates the handler annotations
@@ -407,7 +407,7 @@ def test_a_slow_handler_is_a_deadline_exceeded_finding():
 
 
 @needs_grpc
-def test_garbage_answers_are_parse_errors():
+def test_garbage_answers_are_malformed_responses():
     def garbage(request, context):
         return b"\xff\xff\xff"
 
@@ -424,10 +424,12 @@ def test_garbage_answers_are_parse_errors():
         saga_server.stop(None)
         pm_server.stop(None)
     (finding,) = h.findings
-    assert finding.kind == "handler-error"
-    assert "3 bytes that do not parse as angzarr.SagaResponse" in finding.message
-    assert_poisoned(pm)
-    assert "do not parse as angzarr.ProcessManagerHandleResponse" in pm.findings[0].message
+    assert finding.kind == "malformed-response"
+    assert "expected angzarr.SagaResponse, got 3 bytes that do not parse" in finding.message
+    # A reply that does not decode fails the call, as in core: the PM's trigger is requeued.
+    kinds = [f.kind for f in pm.findings]
+    assert kinds[-1] == "dead-lettered" and set(kinds[:-1]) == {"malformed-response"}
+    assert "expected angzarr.ProcessManagerHandleResponse" in pm.findings[0].message
 
 
 @needs_grpc

@@ -447,17 +447,39 @@ class ProcessManagerHarness(SagaHarness):
             )
 
     def _handler_failed(self, work: _Work, exc: BaseException) -> None:
+        # Imported here, not at the top, so that this change stays inside the method.
+        from ..errors import describe_exception
+        from .targets import HandlerExited, MalformedResponseError
+
         code = getattr(exc, "code", None)
-        if code == codes.MISSING_DESTINATION_SEQUENCE or "No sequence for domain" in str(exc):
+        described = describe_exception(exc)
+        if code == codes.MISSING_DESTINATION_SEQUENCE or "No sequence for domain" in described:
             super()._handler_failed(work, exc)
             return
+        if isinstance(exc, MalformedResponseError):
+            self._add(
+                work,
+                Finding(
+                    "malformed-response",
+                    f"process manager {self.pm_target.name} answered with a malformed response "
+                    f"({exc}); nothing could be read from it, so the trigger is nacked and "
+                    "requeued as after a failed call. Return a ProcessManagerHandleResponse "
+                    "built with the same angzarr schema",
+                    trigger=self._trigger_label(work.trigger),
+                    delivery=work.number,
+                    details={"handler": self.pm_target.name, **exc.details},
+                ),
+            )
+            return
         trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        error = type(exc).__name__
         if isinstance(exc, HandlerAborted):
             what = f"the servicer aborted with {exc.code}: {exc.details}"
-        elif isinstance(exc, HandlerResultError):
+        elif isinstance(exc, (HandlerResultError, HandlerExited)):
             what = str(exc)
+            error = "SystemExit" if isinstance(exc, HandlerExited) else error
         else:
-            what = f"{type(exc).__name__}: {exc}"
+            what = described
         self._add(
             work,
             Finding(
@@ -466,7 +488,7 @@ class ProcessManagerHarness(SagaHarness):
                 "nacks and requeues it (a poison message loops until the delivery limit)",
                 trigger=self._trigger_label(work.trigger),
                 delivery=work.number,
-                details={"error": type(exc).__name__},
+                details={"error": error},
                 traceback=trace,
             ),
         )

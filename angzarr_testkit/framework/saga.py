@@ -1272,14 +1272,32 @@ class SagaHarness:
         )
 
     def _handler_failed(self, work: _Work, exc: BaseException) -> None:
+        # Imported here, not at the top, so that this change stays inside the method.
+        from ..errors import describe_exception
+        from .targets import HandlerExited, MalformedResponseError
+
         label = self._trigger_label(work.trigger)
         trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        if isinstance(exc, MalformedResponseError):
+            self._add(
+                work,
+                Finding(
+                    "malformed-response",
+                    f"saga {self.target.name} answered with a malformed response ({exc}); no "
+                    "command or fact could be read from it, so the trigger's work is lost. "
+                    "Return a SagaResponse built with the same angzarr schema",
+                    trigger=label,
+                    delivery=work.number,
+                    details={"handler": self.target.name, **exc.details},
+                ),
+            )
+            return
         code = getattr(exc, "code", None)
         domain = None
         if code == codes.MISSING_DESTINATION_SEQUENCE:
             domain = (getattr(exc, "details", None) or {}).get("domain")
         elif isinstance(exc, ValueError):
-            match = _SDK_MISSING_RE.search(str(exc))
+            match = _SDK_MISSING_RE.search(describe_exception(exc))
             domain = match.group(1) if match else None
         if domain is not None:
             have = sorted(work.seqs)
@@ -1299,12 +1317,14 @@ class SagaHarness:
                 ),
             )
             return
-        if isinstance(exc, HandlerResultError):
+        error = type(exc).__name__
+        if isinstance(exc, (HandlerResultError, HandlerExited)):
             what = str(exc)
+            error = "SystemExit" if isinstance(exc, HandlerExited) else error
         elif isinstance(exc, HandlerAborted):
             what = f"the servicer aborted with {exc.code}: {exc.details}"
         else:
-            what = f"{type(exc).__name__}: {exc}"
+            what = describe_exception(exc)
         self._add(
             work,
             Finding(
@@ -1313,7 +1333,7 @@ class SagaHarness:
                 "acks the message, so the trigger's work is lost",
                 trigger=label,
                 delivery=work.number,
-                details={"error": type(exc).__name__},
+                details={"error": error},
                 traceback=trace,
             ),
         )

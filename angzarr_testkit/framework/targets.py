@@ -24,12 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import wire
-from ..errors import TargetError, codes
+from ..errors import TargetError, codes, describe_exception, safe_repr
+from ..validate import usage_error
 from .encode import length_delimited
+from .responses import HandlerResultError, MalformedResponseError, parse_response
 
 __all__ = [
     "HandlerAborted",
+    "HandlerExited",
     "HandlerResultError",
+    "MalformedResponseError",
     "PMTarget",
     "SagaTarget",
     "resolve_pm_target",
@@ -47,8 +51,23 @@ class HandlerAborted(Exception):
         self.details = details
 
 
-class HandlerResultError(Exception):
-    """The handler returned a value the framework cannot use."""
+class HandlerExited(Exception):
+    """The handler under test raised ``SystemExit`` (it called ``sys.exit``): reported as a
+    ``handler-error`` finding instead of ending the test run. The ``SystemExit`` is the
+    ``__cause__``; ``KeyboardInterrupt`` is never caught."""
+
+    def __init__(self, exit_exc: SystemExit) -> None:
+        self.exit_code = exit_exc.code
+        super().__init__(
+            f"the handler raised SystemExit({safe_repr(exit_exc.code)}) (it called sys.exit)"
+        )
+
+
+def _call_handler(fn: Callable[[bytes], Any], request_bytes: bytes) -> Any:
+    try:
+        return fn(request_bytes)
+    except SystemExit as exc:  # a handler under test must not end the test run
+        raise HandlerExited(exc) from exc
 
 
 class _ServicerContext:
@@ -143,8 +162,8 @@ class SagaTarget:
         Raises whatever the handler raises; :class:`HandlerResultError` for an unusable
         return value; :class:`HandlerAborted` for a servicer that aborted.
         """
-        response_bytes = saga_response_bytes(self.call(request_bytes))
-        return wire.saga_pb2.SagaResponse.FromString(response_bytes), response_bytes
+        response_bytes = saga_response_bytes(_call_handler(self.call, request_bytes))
+        return parse_response(wire.saga_pb2.SagaResponse, response_bytes), response_bytes
 
 
 def saga_response_bytes(raw: Any) -> bytes:
@@ -152,6 +171,10 @@ def saga_response_bytes(raw: Any) -> bytes:
 
     A list of ``CommandBook``s is encoded as the repeated ``commands`` field (number 1)
     directly, without building an intermediate message.
+
+    Raises:
+        MalformedResponseError: the handler returned a message of another type.
+        HandlerResultError: the handler returned something else that is not a response.
     """
     if raw is None:
         return b""
@@ -171,20 +194,28 @@ def saga_response_bytes(raw: Any) -> bytes:
             body = item.SerializeToString()
             chunks.append(length_delimited(b"\n", body))
         return b"".join(chunks)
+    if name is not None:
+        raise _wrong_message(raw, "angzarr.SagaResponse")
     raise HandlerResultError(
         f"handler returned {_describe(raw)}; expected a SagaResponse, a list of CommandBooks, "
         "a CommandBook or None"
     )
 
 
+def _wrong_message(raw: Any, expected: str) -> MalformedResponseError:
+    try:
+        size = raw.ByteSize()
+    except Exception:  # a message-like object of the user's that is not really one
+        size = None
+    shown = f"a {_full_name(raw)} message" + (f" ({size} bytes)" if size is not None else "")
+    return MalformedResponseError(expected, shown, size=size)
+
+
 def _describe(value: Any) -> str:
     name = _full_name(value)
     if name:
         return f"a {name} message"
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
+    return f"{type(value).__name__} {safe_repr(value, 60)}"
 
 
 def _import_target(spec: str) -> Any:
@@ -200,16 +231,18 @@ def _import_target(spec: str) -> Any:
     except ImportError as exc:
         hint = f" (did you mean grpc://{spec}?)" if attr.isdigit() else ""
         raise TargetError(
-            f"cannot import module {module_name!r} of target {spec!r}: {exc}. Check the module "
+            f"cannot import module {module_name!r} of target {spec!r}: "
+            f"{describe_exception(exc)}. Check the module "
             "path and that the project is on sys.path (run from its root, or pip install -e .)"
             f"{hint}",
             details={"target": spec, "module": module_name},
         ) from exc
-    except Exception as exc:  # the user's module itself failed while importing
+    except (Exception, SystemExit) as exc:  # the user's module failed (or exited) at import
+        exited = " (it called sys.exit while importing)" if isinstance(exc, SystemExit) else ""
         raise TargetError(
             f"importing module {module_name!r} of target {spec!r} raised "
-            f"{type(exc).__name__}: {exc}; fix that module (python -c 'import {module_name}' "
-            "shows the traceback)",
+            f"{describe_exception(exc)}{exited}; fix that module (python -c 'import "
+            f"{module_name}' shows the traceback)",
             details={"target": spec, "module": module_name, "error": type(exc).__name__},
         ) from exc
     obj: Any = module
@@ -292,19 +325,56 @@ def _network_target(target: str, kind: str) -> Any:
     return transport.grpc_pm_target(target)
 
 
-def resolve_saga_target(target: Any) -> SagaTarget:
+_SAGA_SIGNATURE = (
+    "fn(request: SagaHandleRequest) -> SagaResponse | list[CommandBook] | CommandBook | None"
+)
+_PM_SIGNATURE = "fn(request: ProcessManagerHandleRequest) -> ProcessManagerHandleResponse | None"
+_SERVICER_SIGNATURE = "Handle(request, context)"
+
+
+def _check_arity(fn: Any, param: str, arity: int, signature: str) -> None:
+    """A user handler that cannot take the arguments the kit passes is refused at harness
+    construction (:class:`~angzarr_testkit.errors.UsageTypeError` naming ``param``), not at
+    the first delivery as a handler error."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins and C callables without a signature: trust them
+        return
+    try:
+        sig.bind(*range(arity))
+    except TypeError:
+        name = getattr(fn, "__qualname__", None) or type(fn).__name__
+        raise usage_error(
+            param,
+            fn,
+            signature,
+            type_error=True,
+            code=codes.TARGET_UNSUPPORTED,
+            hint=f"its signature is {name}{sig}; the kit calls it with {arity} positional "
+            f"argument{'s' if arity != 1 else ''}",
+        ) from None
+
+
+def resolve_saga_target(target: Any, *, param: str = "saga") -> SagaTarget:
     """Resolve any supported target form into a :class:`SagaTarget`.
 
+    Args:
+        target: the saga, in any form listed in this module's docstring.
+        param: the parameter name to use in error messages.
+
     Raises:
-        TargetError: the target is a bad string, cannot be imported, or is not callable in
-            any supported way (the message says which forms are supported).
+        TargetError: the target is a bad string, cannot be imported (its module raised or
+            called ``sys.exit``), or is not a saga in any supported form (the message lists
+            the forms accepted).
+        UsageTypeError: a callable (or a servicer's ``Handle``) that cannot take the
+            arguments the kit passes (``fn(request)``, ``Handle(request, context)``).
     """
     if isinstance(target, SagaTarget):
         return target
     if isinstance(target, str):
         if "://" in target:
             return _network_target(target, "saga")
-        resolved = resolve_saga_target(_import_target(target))
+        resolved = resolve_saga_target(_import_target(target), param=param)
         resolved.name = target
         return resolved
     if _is_sdk_saga_class(target):
@@ -313,6 +383,7 @@ def resolve_saga_target(target: Any) -> SagaTarget:
         return _sdk_saga_target(type(target))
     handle = getattr(target, "Handle", None)
     if callable(handle) and not inspect.isclass(target):
+        _check_arity(handle, f"{param}.Handle", 2, _SERVICER_SIGNATURE)
         return _servicer_target(target, type(target).__name__)
     if inspect.isclass(target) and callable(getattr(target, "Handle", None)):
         raise TargetError(
@@ -322,6 +393,7 @@ def resolve_saga_target(target: Any) -> SagaTarget:
             details={"target": target.__name__},
         )
     if callable(target) and not inspect.isclass(target):
+        _check_arity(target, param, 1, _SAGA_SIGNATURE)
         name = getattr(target, "__qualname__", None) or type(target).__name__
 
         def call(request_bytes: bytes) -> Any:
@@ -329,11 +401,13 @@ def resolve_saga_target(target: Any) -> SagaTarget:
 
         return SagaTarget(name=name, call=call)
     raise TargetError(
-        f"cannot use {target!r} as a saga: give a callable fn(SagaHandleRequest), an object "
-        "with Handle(request, context), an angzarr_client Saga subclass, or a "
-        "'package.module:attr' string naming one",
+        f"{param}: cannot use {safe_repr(target)} as a saga (it is a "
+        f"{type(target).__name__}); give a callable {_SAGA_SIGNATURE}, an object with "
+        f"{_SERVICER_SIGNATURE}, an "
+        "angzarr_client Saga subclass, a 'package.module:attr' string naming one, or a "
+        "'grpc://HOST:PORT' address",
         code=codes.TARGET_UNSUPPORTED,
-        details={"target": repr(target)[:80]},
+        details={"parameter": param, "target": safe_repr(target, 80)},
     )
 
 
@@ -365,17 +439,21 @@ class PMTarget:
 
     def handle_bytes(self, request_bytes: bytes) -> tuple[Any, bytes]:
         """Call ``Handle``; return the parsed response (active wire classes) and its bytes."""
-        raw = self.handle(request_bytes)
+        raw = _call_handler(self.handle, request_bytes)
+        name = _full_name(raw)
         if raw is None:
             data = b""
-        elif _full_name(raw) == "angzarr.ProcessManagerHandleResponse":
+        elif name == "angzarr.ProcessManagerHandleResponse":
             data = raw.SerializeToString()
+        elif name is not None:
+            raise _wrong_message(raw, "angzarr.ProcessManagerHandleResponse")
         else:
             raise HandlerResultError(
                 f"process manager returned {_describe(raw)}; expected a "
                 "ProcessManagerHandleResponse or None"
             )
-        return wire.process_manager_pb2.ProcessManagerHandleResponse.FromString(data), data
+        PM = wire.process_manager_pb2
+        return parse_response(PM.ProcessManagerHandleResponse, data), data
 
     def prepare_covers(self, request_bytes: bytes) -> list[Any]:
         """Call ``Prepare``; return the destination covers (active wire classes)."""
@@ -385,16 +463,18 @@ class PMTarget:
                 "servicer with Prepare(request, context) or an angzarr_client ProcessManager",
                 code=codes.TARGET_UNSUPPORTED,
             )
-        raw = self.prepare(request_bytes)
+        raw = _call_handler(self.prepare, request_bytes)
         if raw is None:
             return []
-        if _full_name(raw) != "angzarr.ProcessManagerPrepareResponse":
+        name = _full_name(raw)
+        if name is not None and name != "angzarr.ProcessManagerPrepareResponse":
+            raise _wrong_message(raw, "angzarr.ProcessManagerPrepareResponse")
+        if name is None:
             raise HandlerResultError(
                 f"Prepare returned {_describe(raw)}; expected a ProcessManagerPrepareResponse"
             )
-        parsed = wire.process_manager_pb2.ProcessManagerPrepareResponse.FromString(
-            raw.SerializeToString()
-        )
+        PM = wire.process_manager_pb2
+        parsed = parse_response(PM.ProcessManagerPrepareResponse, raw.SerializeToString())
         return list(parsed.destinations)
 
 
@@ -431,18 +511,21 @@ def _pm_servicer_calls(servicer: Any) -> tuple[Callable[[bytes], Any], Callable 
     return handle, prepare
 
 
-def resolve_pm_target(target: Any) -> PMTarget:
+def resolve_pm_target(target: Any, *, param: str = "pm") -> PMTarget:
     """Resolve any supported process-manager target form into a :class:`PMTarget`:
     a callable ``fn(ProcessManagerHandleRequest)``, a servicer with ``Handle`` (and
     ``Prepare``), an ``angzarr_client`` ``ProcessManager`` subclass, a
     ``"package.module:attr"`` string naming one, or a ``"grpc://host:port"`` address of a
-    process manager serving angzarr's ``ProcessManagerService``."""
+    process manager serving angzarr's ``ProcessManagerService``.
+
+    Raises as :func:`resolve_saga_target` does (``param`` names the parameter in messages).
+    """
     if isinstance(target, PMTarget):
         return target
     if isinstance(target, str):
         if "://" in target:
             return _network_target(target, "process-manager")
-        resolved = resolve_pm_target(_import_target(target))
+        resolved = resolve_pm_target(_import_target(target), param=param)
         resolved.name = target
         return resolved
     if _is_sdk_pm_class(target) or _is_sdk_pm_class(type(target)):
@@ -469,19 +552,24 @@ def resolve_pm_target(target: Any) -> PMTarget:
             handled_types=[entry[1] for entry in table.values()],
         )
     if callable(getattr(target, "Handle", None)) and not inspect.isclass(target):
+        _check_arity(target.Handle, f"{param}.Handle", 2, _SERVICER_SIGNATURE)
+        if callable(getattr(target, "Prepare", None)):
+            _check_arity(target.Prepare, f"{param}.Prepare", 2, "Prepare(request, context)")
         handle, prepare = _pm_servicer_calls(target)
         return PMTarget(name=type(target).__name__, handle=handle, prepare=prepare)
     if callable(target) and not inspect.isclass(target):
+        _check_arity(target, param, 1, _PM_SIGNATURE)
 
         def call(data: bytes) -> Any:
             return target(wire.process_manager_pb2.ProcessManagerHandleRequest.FromString(data))
 
         return PMTarget(name=getattr(target, "__qualname__", type(target).__name__), handle=call)
     raise TargetError(
-        f"cannot use {target!r} as a process manager: give a callable "
-        "fn(ProcessManagerHandleRequest), an object with Handle(request, context) (and "
-        "Prepare), an angzarr_client ProcessManager subclass, or a 'package.module:attr' "
-        "string naming one",
+        f"{param}: cannot use {safe_repr(target)} as a process manager (it is a "
+        f"{type(target).__name__}); give a callable {_PM_SIGNATURE}, an object with "
+        f"{_SERVICER_SIGNATURE} (and "
+        "Prepare), an angzarr_client ProcessManager subclass, a 'package.module:attr' "
+        "string naming one, or a 'grpc://HOST:PORT' address",
         code=codes.TARGET_UNSUPPORTED,
-        details={"target": repr(target)[:80]},
+        details={"parameter": param, "target": safe_repr(target, 80)},
     )

@@ -23,6 +23,7 @@ generated code has no gRPC stubs, and ``angzarr_client``'s must not be required.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import threading
@@ -35,15 +36,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from .. import wire
-from ..errors import ConfigurationError, TargetError, codes
+from ..errors import ConfigurationError, TargetError, codes, describe_exception
 from ..framework.targets import (
     HandlerAborted,
     HandlerResultError,
+    MalformedResponseError,
     PMTarget,
     SagaTarget,
+    parse_response,
     resolve_pm_target,
     resolve_saga_target,
     saga_response_bytes,
@@ -76,7 +78,10 @@ DEFAULT_TIMEOUT = 5.0
 
 _KINDS = ("saga", "process-manager")
 _EXAMPLE = "grpc://127.0.0.1:50051"
-_HOST_RE = re.compile(r"[A-Za-z0-9._%:-]+")
+# A DNS name (labels of letters, digits, '-' and '_', not starting or ending with '-').
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOSTNAME_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_DOTTED_NUMBERS_RE = re.compile(r"[0-9.]+")
 # What angzarr_client 0.3.1 (ValueError) and the kit's Destinations (InvalidArgumentError) say
 # when a domain has no sequence; matched in status details so that such a failure is the same
 # finding over gRPC as in process.
@@ -141,6 +146,41 @@ def _check_timeout(timeout: Any, where: str) -> float:
     return float(timeout)
 
 
+def _split_host_port(address: str, netloc: str) -> tuple[str, str | None]:
+    """``host`` and the port text (``None`` when there is none) of ``netloc``, the host
+    checked: a DNS name, an IPv4 address, or an IPv6 address in brackets."""
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        if end < 0:
+            raise _bad_address(address, "has a malformed IPv6 host ('[' without ']')")
+        host, after = netloc[1:end], netloc[end + 1 :]
+        if "%" in host:
+            raise _bad_address(address, "has an IPv6 zone id (%...), which is not supported")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise _bad_address(
+                address, f"has {host!r} in brackets, which is not an IPv6 address"
+            ) from None
+        if after and not after.startswith(":"):
+            raise _bad_address(address, f"has {after!r} after the IPv6 host, not :PORT")
+        return host, after[1:] if after else None
+    if netloc.count(":") > 1:
+        raise _bad_address(
+            address, "has no valid host (an IPv6 host goes in brackets: grpc://[::1]:50051)"
+        )
+    host, sep, port = netloc.partition(":")
+    valid = bool(host) and _HOSTNAME_RE.fullmatch(host) is not None
+    if valid and _DOTTED_NUMBERS_RE.fullmatch(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            valid = False
+    if not valid:
+        raise _bad_address(address, "has no valid host (a DNS name, an IPv4 or [IPv6] address)")
+    return host, port if sep else None
+
+
 def _parse_address(address: Any, *, for_serving: bool = False) -> _Address:
     """Parse ``grpc://host:port[?timeout=S]`` (for serving: also ``host:port``, port 0 allowed)."""
     if not isinstance(address, str):
@@ -150,23 +190,23 @@ def _parse_address(address: Any, *, for_serving: bool = False) -> _Address:
         text = "grpc://" + text
     if "://" not in text:
         raise _bad_address(address, "has no scheme")
-    scheme = text.split("://", 1)[0].lower()
+    scheme, rest = text.split("://", 1)
+    scheme = scheme.lower()
     if scheme != "grpc":
         raise _bad_address(
             address, f"has the scheme {scheme!r}, not grpc", code=codes.TARGET_UNSUPPORTED
         )
-    parts = urlsplit(text)
-    if parts.username is not None or parts.password is not None:
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in netloc:
         raise _bad_address(address, "has credentials (user@), which gRPC targets do not take")
-    host = parts.hostname
-    if not host or not _HOST_RE.fullmatch(host):
-        raise _bad_address(address, "has no valid host")
-    try:
-        port = parts.port
-    except ValueError:
-        raise _bad_address(address, "has a port that is not a number in 1..65535") from None
-    if port is None:
+    host, port_text = _split_host_port(address, netloc)
+    if not port_text:
         raise _bad_address(address, "has no port")
+    if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+        raise _bad_address(address, "has a port that is not a number in 1..65535")
+    port = int(port_text)
+    # The rest (path, query, fragment) with the host set aside: urlsplit cannot trip on it.
+    parts = urlsplit("grpc://host" + rest[len(netloc) :])
     if port == 0 and not for_serving:
         raise _bad_address(address, "has port 0 (a server listens on a real port)")
     if parts.path not in ("", "/") or parts.fragment:
@@ -230,8 +270,31 @@ class GrpcCallError(Exception):
         super().__init__(message)
 
 
-class GrpcResponseError(HandlerResultError):
-    """A gRPC target answered bytes that do not parse as the expected response message."""
+class GrpcResponseError(MalformedResponseError):
+    """A gRPC target answered bytes that are not the expected response message: they do not
+    parse, or parse only with unknown fields (another message type, e.g. the echoed request).
+    The harness reports it as a ``malformed-response`` finding.
+
+    Attributes (besides :class:`MalformedResponseError`'s):
+        address: the target's ``grpc://host:port``.
+        method: the method path that answered.
+    """
+
+    def __init__(
+        self, cause: MalformedResponseError, *, hint: str, address: str, method: str
+    ) -> None:
+        super().__init__(
+            cause.expected,
+            cause.received,
+            size=cause.size,
+            unknown=cause.unknown,
+            looks_like=cause.looks_like,
+            hint=hint,
+            where=f"{address} answered {method}",
+        )
+        self.address = address
+        self.method = method
+        self.details.update(address=address, method=method)
 
 
 # -- client -------------------------------------------------------------------------------------
@@ -302,14 +365,14 @@ class _Client:
 
     def parse(self, message_class: Any, data: bytes, path: str) -> Any:
         try:
-            return message_class.FromString(data)
-        except DecodeError as exc:
-            name = message_class.DESCRIPTOR.full_name
+            return parse_response(message_class, data)
+        except MalformedResponseError as exc:
             service = path.rsplit("/", 1)[0].lstrip("/")
             raise GrpcResponseError(
-                f"{self.address.url} answered {path} with {len(data)} bytes that do not parse "
-                f"as {name} ({exc}); is it serving angzarr's {service} with the same wire "
-                "schema?"
+                exc,
+                hint=exc.hint or f"is it serving angzarr's {service} with the same wire schema?",
+                address=self.address.url,
+                method=path,
             ) from None
 
     def close(self) -> None:
@@ -443,7 +506,7 @@ def _status_code(name: str) -> grpc.StatusCode:
 
 
 def _describe_failure(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    text = describe_exception(exc)
     frames = traceback.extract_tb(exc.__traceback__)
     if frames:
         last = frames[-1]
@@ -528,7 +591,8 @@ def _method_handler(server_ref: list[GrpcServer], fn: Callable[[bytes], bytes]) 
             return fn(request)
         except HandlerAborted as exc:  # an in-process servicer's context.abort(...)
             context.abort(_status_code(exc.code), exc.details)
-        except Exception as exc:  # the handler's failure is the call's, never the server's
+        except (Exception, SystemExit) as exc:  # the handler's failure is the call's, never
+            # the server's (a handler calling sys.exit must not take a worker thread down)
             context.abort(grpc.StatusCode.INTERNAL, _describe_failure(exc))
         raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
