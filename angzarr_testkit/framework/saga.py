@@ -686,7 +686,8 @@ class SagaHarness:
         for command in work.sent:
             self._stamp(command, trigger)
         for fact in work.facts:
-            _copy_edition(fact.cover, trigger.cover)
+            if fact.HasField("cover"):  # core never gives a coverless book a cover
+                _copy_edition(fact.cover, trigger.cover)
         self._check_sent(work)
         if delivery is not None:
             delivery.sent = [RecordedCommand(c) for c in work.sent]
@@ -724,10 +725,11 @@ class SagaHarness:
 
     def _stamp(self, command: Any, trigger: Any) -> None:
         """What the coordinator does to an emitted command before sending it (in place)."""
-        cover = command.cover
-        _copy_edition(cover, trigger.cover)
-        if not cover.correlation_id:
-            cover.correlation_id = trigger.cover.correlation_id
+        if command.HasField("cover"):  # core fills in only a cover that exists
+            cover = command.cover
+            _copy_edition(cover, trigger.cover)
+            if not cover.correlation_id:
+                cover.correlation_id = trigger.cover.correlation_id
         if self.profile != "deferred-rewrite":
             return
         source_seq = max((p.header.sequence for p in trigger.pages), default=0)
