@@ -390,13 +390,16 @@ def test_business_rejection_and_revocation_are_notes():
         hh.assert_clean()
 
 
-def test_malformed_command_covers_are_rejected_naming_the_problem():
+def test_malformed_command_covers_are_invalid_commands_naming_the_problem():
+    """Core refuses them in parse_command_cover (src/orchestration/aggregate/parsing.rs)."""
     h = harness(sagas.bad_cover_saga)
     d = h.deliver(order(), root=ORDER)
     assert [o.code for o in d.outcomes] == ["INVALID_ARGUMENT", "INVALID_ARGUMENT"]
-    assert "16-byte UUID, got 3 bytes" in d.outcomes[0].message
-    assert "'Inventory!' is not a valid domain name" in d.outcomes[1].message
-    assert kinds(h) == ["rejected-command", "rejected-command"]
+    assert "expected 16 bytes, found 3" in d.outcomes[0].message
+    assert "domain name must start with lowercase letter" in d.outcomes[1].message
+    assert kinds(h) == ["invalid-command", "invalid-command"]
+    assert [f.details["field"] for f in h.findings] == ["cover.root", "cover.domain"]
+    assert "'Inventory!'" in h.findings[1].message
 
 
 def test_lost_command_when_every_send_runs_out_of_retries():
@@ -458,8 +461,9 @@ def test_facts_need_external_deferred_and_dedupe_on_external_id():
     h = harness(_fact_saga(False))
     d = h.deliver(order(), root=ORDER)
     assert d.fact_outcomes[0].code == "INVALID_ARGUMENT"
-    assert "external_deferred" in d.fact_outcomes[0].message
-    assert kinds(h) == ["rejected-command"]
+    assert "ExternalDeferredSequence" in d.fact_outcomes[0].message
+    assert kinds(h) == ["invalid-command"]
+    assert "external_deferred" in h.findings[0].message
 
 
 # -- targets ----------------------------------------------------------------------------

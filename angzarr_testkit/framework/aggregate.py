@@ -19,6 +19,7 @@ from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError
 from ..ids import root_str
 from ..validate import DOMAIN_RE, check_uint32, checked
+from .commands import check_command, check_fact
 from .encode import length_delimited, varint
 from .targets import _describe, _full_name
 
@@ -399,26 +400,42 @@ class Pipeline:
         return self.specs.get(domain) or _DEFAULT_SPEC
 
     # -- commands ---------------------------------------------------------------------
-    def execute(self, command: Any, delivery: int = 0, index: int = 0, trigger: int = 0) -> Outcome:
+    def execute(
+        self,
+        command: Any,
+        delivery: int = 0,
+        index: int = 0,
+        trigger: int = 0,
+        *,
+        checked: bool = False,
+    ) -> Outcome:
         """Run one command through the pipeline and return this attempt's outcome.
 
         ``delivery`` and ``index`` say which delivery sent it and at which emission index,
         so a dedupe hit on an entry stored by another command of the same delivery can be
         told apart (a collision); ``trigger`` identifies the trigger event, so a hit on an
-        entry another trigger stored is one too."""
-        prepared = self.prepare(command, delivery, index, trigger)
+        entry another trigger stored is one too. ``checked``: the caller already found the
+        command valid with :func:`~angzarr_testkit.framework.commands.check_command` (the
+        coordinator does, once per emitted command), so the check is not repeated."""
+        prepared = self.prepare(command, delivery, index, trigger, checked=checked)
         return prepared if isinstance(prepared, Outcome) else self.commit(prepared)
 
     def prepare(
-        self, command: Any, delivery: int = 0, index: int = 0, trigger: int = 0
+        self,
+        command: Any,
+        delivery: int = 0,
+        index: int = 0,
+        trigger: int = 0,
+        *,
+        checked: bool = False,
     ) -> Outcome | Pending:
         """Steps 1-5: validate, dedupe lookup, sequence check, business logic."""
         T = wire.types_pb2
-        problem = validate_cover(command.cover) if command.HasField("cover") else "no cover"
-        if problem:
-            return Outcome(REJECTED, "INVALID_ARGUMENT", f"Invalid cover: {problem}")
-        if not command.pages:
-            return Outcome(REJECTED, "INVALID_ARGUMENT", "Command has no pages")
+        # What core's parse/validate steps refuse before anything else (the coordinator
+        # reports it as invalid-command; this is the destination's answer).
+        problems = () if checked else check_command(command)
+        if problems:
+            return Outcome(REJECTED, "INVALID_ARGUMENT", problems[0].status)
         cover = command.cover
         stream = self.store.stream(cover.domain, cover.root.value, edition_name(cover))
         page0 = command.pages[0]
@@ -565,28 +582,26 @@ class Pipeline:
     def inject_fact(self, fact: Any) -> Outcome:
         """Inject a fact ``EventBook`` (``SagaResponse.events``): external-id dedupe."""
         T = wire.types_pb2
-        problem = validate_cover(fact.cover) if fact.HasField("cover") else "no cover"
-        if problem:
-            return Outcome(REJECTED, "INVALID_ARGUMENT", f"Invalid cover: {problem}")
-        if not fact.pages:
-            return Outcome(REJECTED, "INVALID_ARGUMENT", "Fact has no pages")
-        ids = []
-        for i, page in enumerate(fact.pages):
-            if not (
-                page.HasField("header")
-                and page.header.WhichOneof("sequence_type") == "external_deferred"
-            ):
-                return Outcome(
-                    REJECTED,
-                    "INVALID_ARGUMENT",
-                    f"Fact page {i} has no external_deferred header; facts must "
-                    "carry an external id",
-                )
-            ids.append(page.header.external_deferred.external_id)
+        problems = check_fact(fact)
+        if problems:
+            return Outcome(REJECTED, "INVALID_ARGUMENT", problems[0].status)
+        # core needs one external_deferred page (the fact marker) and dedupes on page 0's
+        # non-empty external_id (pipeline.rs execute_fact_pipeline).
+        ids = [
+            p.header.external_deferred.external_id
+            for p in fact.pages
+            if p.header.WhichOneof("sequence_type") == "external_deferred"
+        ]
         stream = self.store.stream(
             fact.cover.domain, fact.cover.root.value, edition_name(fact.cover)
         )
-        if ids[0] in stream.external_ids:
+        page0 = fact.pages[0].header
+        first_id = (
+            page0.external_deferred.external_id
+            if page0.WhichOneof("sequence_type") == "external_deferred"
+            else ""
+        )
+        if first_id and first_id in stream.external_ids:
             return Outcome(
                 ALREADY_PROCESSED,
                 events=T.EventBook(cover=fact.cover, next_sequence=stream.next_sequence),

@@ -305,7 +305,8 @@ class ProcessManagerHarness(SagaHarness):
         for command in work.sent:
             self._stamp(command, trigger, work)
         for fact in work.facts:
-            _copy_edition(fact.cover, trigger.cover)
+            if fact.HasField("cover"):  # core never gives a coverless book a cover
+                _copy_edition(fact.cover, trigger.cover)
         self._check_sent(work)
         if delivery is not None:
             delivery.sent = [RecordedCommand(c) for c in work.sent]
@@ -386,10 +387,11 @@ class ProcessManagerHarness(SagaHarness):
         return pages
 
     def _stamp(self, command: Any, trigger: Any, work: _Work | None = None) -> None:
-        cover = command.cover
-        _copy_edition(cover, trigger.cover)
-        if not cover.correlation_id:
-            cover.correlation_id = trigger.cover.correlation_id
+        if command.HasField("cover"):  # core fills in only a cover that exists
+            cover = command.cover
+            _copy_edition(cover, trigger.cover)
+            if not cover.correlation_id:
+                cover.correlation_id = trigger.cover.correlation_id
         if self.profile != "deferred-rewrite" or work is None:
             return
         source, source_seq = work.pm_source

@@ -57,6 +57,7 @@ from .aggregate import (
     stream_label,
     validate_cover,
 )
+from .commands import Problem, check_command, check_fact
 from .encode import saga_request_bytes
 from .findings import Finding, render_findings, sort_findings
 from .outputs import (
@@ -476,6 +477,9 @@ class SagaHarness:
         # trigger id -> (first delivery number, output digest, sequences, output bytes), or
         # those packed into one int (storms, beyond _KEEP_OUTPUTS)
         self._outputs: dict[int, tuple[int, int, SeqInfo, bytes] | int] = {}
+        # logical keys of the invalid commands (ints) and facts (tuples) seen so far: each is
+        # reported once as invalid-command
+        self._invalid_reported: set[int | tuple] = set()
 
     #: a handler error acks the trigger (sagas); process managers nack and requeue it
     requeue_on_error = False
@@ -807,7 +811,8 @@ class SagaHarness:
         for command in work.sent:
             self._stamp(command, trigger)
         for fact in work.facts:
-            _copy_edition(fact.cover, trigger.cover)
+            if fact.HasField("cover"):  # core never gives a coverless book a cover
+                _copy_edition(fact.cover, trigger.cover)
         self._check_sent(work)
         if delivery is not None:
             delivery.sent = [RecordedCommand(c) for c in work.sent]
@@ -845,10 +850,11 @@ class SagaHarness:
 
     def _stamp(self, command: Any, trigger: Any) -> None:
         """What the coordinator does to an emitted command before sending it (in place)."""
-        cover = command.cover
-        _copy_edition(cover, trigger.cover)
-        if not cover.correlation_id:
-            cover.correlation_id = trigger.cover.correlation_id
+        if command.HasField("cover"):  # core fills in only a cover that exists
+            cover = command.cover
+            _copy_edition(cover, trigger.cover)
+            if not cover.correlation_id:
+                cover.correlation_id = trigger.cover.correlation_id
         if self.profile != "deferred-rewrite":
             return
         source_seq = max((p.header.sequence for p in trigger.pages), default=0)
@@ -878,6 +884,10 @@ class SagaHarness:
         last: list[Outcome | None] = [None] * n
         attempts = [0] * n
         execute = self.pipeline.execute
+        # _check_sent checked every command once: only the invalid ones are checked again
+        # (and refused) by the destination
+        invalid = self._invalid_reported
+        valid = [work.keys[i] not in invalid for i in range(n)]
         rounds = 1 if limit is not None else self.max_retries + 1
         for round_no in range(rounds):
             retry = False
@@ -885,7 +895,7 @@ class SagaHarness:
                 if round_no == 0 and first_round is not None:
                     outcome = first_round[i]
                 else:
-                    outcome = execute(sent[i], work.number, i, work.trigger_id)
+                    outcome = execute(sent[i], work.number, i, work.trigger_id, checked=valid[i])
                 attempts[i] += 1
                 last[i] = outcome
                 status = outcome.status
@@ -922,7 +932,7 @@ class SagaHarness:
                 self._unresolved.pop(work.keys[i], None)
                 if outcome.status != APPLIED:  # (applied: _applied recorded it already)
                     self._applied_in.setdefault(work.keys[i], -work.number)
-            if outcome.status in _REPORTED_STATUSES:
+            if outcome.status in _REPORTED_STATUSES and valid[i]:  # invalid: reported
                 self._report_outcome(work, i, outcome)
         work.outcomes = outcomes + [Outcome(NOT_SENT) for _ in range(len(sent) - n)]
         delivery = work.delivery
@@ -934,9 +944,17 @@ class SagaHarness:
 
     def _inject_facts(self, work: _Work) -> None:
         outcomes = []
-        for fact in work.facts:
+        facts = work.facts
+        for n, fact in enumerate(facts):
             outcome = self.pipeline.inject_fact(fact)
             outcomes.append(outcome)
+            problems = check_fact(fact) if outcome.code == "INVALID_ARGUMENT" else ()
+            if problems:
+                # core's orchestrate_saga / orchestrate_pm stop at the first failed fact
+                # injection (`?`): the facts after it are never injected.
+                self._invalid_fact(work, n, problems)
+                outcomes.extend(Outcome(NOT_SENT) for _ in facts[n + 1 :])
+                break
             if outcome.status == REJECTED:
                 self._add(
                     work,
@@ -1010,6 +1028,10 @@ class SagaHarness:
             seen[content] = occurrence + 1
             key = hash((work.trigger_id, content, occurrence))
             keys.append(key)
+            problems = check_command(command)
+            if problems:  # core refuses it outright: never pending, never lost
+                self._invalid_command(work, i, key, problems)
+                continue
             entry = unresolved.get(key)
             if entry is None:
                 if key not in resolved:  # applied or resolved by an earlier delivery
@@ -1047,6 +1069,80 @@ class SagaHarness:
             and edition_name(src) == identity[2]
             and deferred.source_seq in identity[3]
         )
+
+    def _invalid_command(
+        self, work: _Work, index: int, key: int, problems: Sequence[Problem]
+    ) -> None:
+        """One ``invalid-command`` finding per logical command (redeliveries of the same
+        trigger emit it again; core refuses it each time, the report says it once)."""
+        if key in self._invalid_reported:
+            return
+        self._invalid_reported.add(key)
+        command = work.sent[index]
+        rc = RecordedCommand(command)
+        what = f"command #{index} ({rc.type_name or 'no payload'})"
+        self._add(work, self._invalid_finding(work, what, command, problems))
+
+    def _invalid_fact(self, work: _Work, index: int, problems: Sequence[Problem]) -> None:
+        fact = work.facts[index]
+        # a tuple: never equal to a command's int key in the same set
+        key = (work.trigger_id, index, fact.SerializeToString(deterministic=True))
+        if key in self._invalid_reported:
+            return
+        self._invalid_reported.add(key)
+        rest = len(work.facts) - index - 1
+        finding = self._invalid_finding(
+            work,
+            f"fact #{index}",
+            fact,
+            problems,
+            tail=f"; the {rest} fact(s) after it were not injected (core stops at the first "
+            "failed injection)"
+            if rest
+            else "",
+        )
+        self._add(work, finding)
+
+    def _invalid_finding(
+        self, work: _Work, what: str, book: Any, problems: Sequence[Problem], tail: str = ""
+    ) -> Finding:
+        first = problems[0]
+        target = self._book_label(book)
+        rule = first.rule
+        message = (
+            f"{what} to {target} is refused by angzarr core before any "
+            f"business logic runs: {first.field} is {first.value}, but {rule.text} "
+            f"(INVALID_ARGUMENT: {first.status}). Core logs it and moves on, so this work is "
+            f"lost{tail}. Fix: {rule.fix}"
+        )
+        details = {
+            "field": first.field,
+            "value": first.value,
+            "rule": rule.name,
+            "core_source": rule.source,
+            "code": "INVALID_ARGUMENT",
+        }
+        if len(problems) > 1:
+            details["also"] = "; ".join(p.describe() for p in problems[1:])
+        return Finding(
+            "invalid-command",
+            message,
+            trigger=self._trigger_label(work.trigger),
+            target=target,
+            delivery=work.number,
+            details=details,
+        )
+
+    @staticmethod
+    def _book_label(book: Any) -> str:
+        """``domain/root`` of a command or fact book for reports, whatever its cover holds."""
+        if not book.HasField("cover"):
+            return "<no cover>"
+        cover = book.cover
+        domain = cover.domain or "<no domain>"
+        if not cover.HasField("root"):
+            return f"{domain}/<no root>"
+        return stream_label(domain, cover.root.value, edition_name(cover))
 
     def _unstamped(self, work: _Work, index: int) -> None:
         rc = RecordedCommand(work.sent[index])
