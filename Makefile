@@ -31,14 +31,16 @@ $(VENV_NEWEST)/$(STAMP): pyproject.toml
 demo: $(VENV)/$(STAMP)
 	$(VENV)/bin/python -m angzarr_testkit.demo
 
-# The broker-mode tests talk to a real RabbitMQ on loopback: started before the suites and
-# stopped after them, whatever the outcome.
-AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2F
-export ANGZARR_TESTKIT_AMQP_URL = $(AMQP_URL)
-
+# The broker-mode tests talk to a real RabbitMQ on loopback: a private node the suite starts
+# itself (own name, ports and data directory; never a broker already running, e.g. on 5672),
+# exported as ANGZARR_TESTKIT_AMQP_URL, and stopped by the trap whatever the outcome. A broker
+# that cannot be installed or started stops the run here, with the reason.
 test:
-	scripts/rabbitmq start
-	$(MAKE) test-bundled test-client test-newest; rc=$$?; scripts/rabbitmq stop; exit $$rc
+	@state="$$(scripts/rabbitmq start)" || { echo "make test: stopped: the suite's RabbitMQ broker is not available (reason above)" >&2; exit 1; }; \
+	trap 'scripts/rabbitmq stop "$$state"' EXIT; trap 'exit 130' INT TERM HUP; \
+	ANGZARR_TESTKIT_AMQP_URL="$$(sed -n 's/^ANGZARR_TESTKIT_AMQP_URL=//p' "$$state/env")"; \
+	export ANGZARR_TESTKIT_AMQP_URL; echo "make test: ANGZARR_TESTKIT_AMQP_URL=$$ANGZARR_TESTKIT_AMQP_URL"; \
+	$(MAKE) test-bundled test-client test-newest
 
 # Headless Chromium for the HTML report's browser test (a Debian package; needs root).
 browser-deps:
