@@ -76,6 +76,7 @@ class ProcessManagerHarness(SagaHarness):
         delivery_limit: the queue's ``x-delivery-limit``: a trigger whose handler keeps raising
             is dead-lettered after ``delivery_limit + 1`` deliveries.
         record: keep :class:`PMDelivery` records (storms turn it off).
+        allow_vacuous: as for :class:`SagaHarness` (a skipped trigger is a delivery).
     """
 
     requeue_on_error = True  # a PM handler error is a nack with requeue (storms read this)
@@ -92,6 +93,7 @@ class ProcessManagerHarness(SagaHarness):
         prepare: bool = False,
         delivery_limit: int = 20,
         record: bool = True,
+        allow_vacuous: bool = False,
     ) -> None:
         target = resolve_pm_target(pm)
         if isinstance(sources, str):
@@ -107,6 +109,7 @@ class ProcessManagerHarness(SagaHarness):
             profile=profile,
             max_retries=0,  # PM commands are sent once each
             record=record,
+            allow_vacuous=allow_vacuous,
         )
         self.pm_target: PMTarget = target
         domain = pm_domain or target.pm_domain

@@ -21,6 +21,7 @@ from google.protobuf import symbol_database, text_format
 from .. import wire
 from ..errors import ConfigurationError, InvalidArgumentError, codes
 from ..ids import root_str, uuid_for
+from ..validate import check_bool
 from .aggregate import (
     APPLIED,
     DEAD_LETTERED,
@@ -44,7 +45,7 @@ from .aggregate import (
     validate_cover,
 )
 from .encode import saga_request_bytes
-from .findings import Finding, render_findings
+from .findings import Finding, check_kinds, failing, render_findings
 from .targets import HandlerAborted, HandlerResultError, SagaTarget, resolve_saga_target
 
 __all__ = [
@@ -378,6 +379,8 @@ class SagaHarness:
         record: keep a :class:`Delivery` record of every delivery (``deliveries``); storms
             turn it off to run millions of deliveries in bounded memory (``deliver`` then
             returns ``None``; findings and aggregates are kept either way).
+        allow_vacuous: let :meth:`assert_clean` / :attr:`clean` pass a harness that was never
+            given a delivery (by default that is a ``vacuous-run``: it tested nothing).
     """
 
     def __init__(
@@ -389,6 +392,7 @@ class SagaHarness:
         profile: str = "sequence-map",
         max_retries: int = DEFAULT_MAX_RETRIES,
         record: bool = True,
+        allow_vacuous: bool = False,
     ) -> None:
         if profile not in PROFILES:
             raise ConfigurationError(
@@ -412,6 +416,7 @@ class SagaHarness:
         self.store = EventStore()
         self.pipeline = Pipeline(self.store)
         self.record = record
+        self.allow_vacuous = check_bool(allow_vacuous, "allow_vacuous")
         self.deliveries: list[Delivery] = []
         self.clock = 0.0
         self._count = 0
@@ -559,13 +564,28 @@ class SagaHarness:
 
     @property
     def clean(self) -> bool:
-        return not any(f.is_error for f in self.findings)
+        """Whether :meth:`assert_clean` (no arguments) would pass: no error finding, and at
+        least one delivery (unless ``allow_vacuous``)."""
+        return (self._count > 0 or self.allow_vacuous) and not failing(self.findings)
 
-    def assert_clean(self, allow: Iterable[str] = ()) -> None:
-        """Raise ``AssertionError`` with a readable report of every error finding whose kind
-        is not in ``allow``."""
-        allowed = set(allow)
-        errors = [f for f in self.findings if f.is_error and f.kind not in allowed]
+    def assert_clean(self, allow: Iterable[str] = (), fail_on: Iterable[str] = ()) -> None:
+        """Raise ``AssertionError`` with a readable report of every finding that fails the
+        run (``findings.failing``): error kinds not in ``allow``, and the kinds in
+        ``fail_on``. A harness that was never given a delivery tested nothing: it fails with
+        ``vacuous-run`` unless ``allow_vacuous=True`` or ``allow=["vacuous-run"]`` (one
+        delivery suffices, even one the handler ignores)."""
+        allowed = check_kinds(allow, "allow")
+        errors = failing(self.findings, allow=allowed, fail_on=check_kinds(fail_on, "fail_on"))
+        if self._count == 0 and not self.allow_vacuous and "vacuous-run" not in allowed:
+            errors.append(
+                Finding(
+                    "vacuous-run",
+                    "vacuous run: the harness was asserted clean without a single delivery, "
+                    "so it tested nothing: deliver() a trigger first (or pass "
+                    "allow_vacuous=True)",
+                    details={"reason": "no-deliveries", "deliveries": "0"},
+                )
+            )
         if errors:
             raise AssertionError(render_findings(errors, title="saga harness is not clean"))
 
