@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import wire
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, safe_repr
 from ..framework.aggregate import (
     APPLIED,
     DEAD_LETTERED,
@@ -240,11 +240,10 @@ class Storm:
         if broker is not None and not (
             isinstance(broker, str) and broker.startswith(("amqp://", "amqps://"))
         ):
-            raise usage_error(
-                "broker",
-                broker,
-                "None or an AMQP URL like amqp://127.0.0.1:5672/",
-                type_error=not isinstance(broker, str),
+            raise ConfigurationError(
+                f"broker: got {safe_repr(broker)}; expected None or an AMQP URL like "
+                "amqp://127.0.0.1:5672/",
+                details={"parameter": "broker", "value": safe_repr(broker)},
             )
         self.broker = broker
         self.profile = check_choice(profile, "profile", PROFILES)

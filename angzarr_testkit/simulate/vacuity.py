@@ -63,24 +63,29 @@ def default_delivery_budget(events: int, faults: FaultPlan) -> int:
 
 def budget_finding(
     budget: int,
-    cycling: Sequence[Any],
+    queued: Sequence[Any],
     unpublished: int,
     delivery_limit: int,
 ) -> Finding:
-    """The ``budget-exhausted`` finding: the budget, the messages still in the queue (id and
-    how often each was delivered, the first ten named) and the events never published.
-    ``cycling`` holds the storm's queued messages (``.id``, ``.copy``, ``.count``)."""
+    """The ``budget-exhausted`` finding: the budget, the messages still cycling (delivered
+    and back in the queue: id and how often each was delivered, the first ten named), the
+    ones waiting behind them and the events never published. ``queued`` holds the storm's
+    unsettled messages (``.id``, ``.copy``, ``.count``)."""
+    cycling = sorted((m for m in queued if m.count), key=lambda m: (-m.count, m.id, m.copy))
+    waiting = len(queued) - len(cycling)
     shown = ", ".join(
-        f"message {m.id}{' (duplicate copy)' if m.copy else ''} delivered {m.count} times"
-        for m in sorted(cycling, key=lambda m: (-m.count, m.id, m.copy))[:10]
+        f"message {m.id}{' (duplicate copy)' if m.copy else ''} delivered {m.count:,} times"
+        for m in cycling[:10]
     )
     more = f" and {len(cycling) - 10} more" if len(cycling) > 10 else ""
     message = (
         f"the storm stopped after its delivery budget of {budget:,} deliveries ran out with "
         f"{len(cycling)} message(s) still cycling ({shown or 'none'}{more})"
     )
+    if waiting:
+        message += f", {waiting} waiting behind them"
     if unpublished:
-        message += f"; {unpublished} event(s) were never published"
+        message += f" and {unpublished} event(s) never published"
     message += (
         f". A redelivery loop: a message that keeps coming back (nack-requeue, crashes) is "
         f"only dead-lettered after x-delivery-limit {delivery_limit} returns. Lower "
@@ -94,6 +99,7 @@ def budget_finding(
             "budget": str(budget),
             "cycling": str(len(cycling)),
             "messages": ", ".join(str(m.id) for m in cycling[:10]),
+            "waiting": str(waiting),
             "unpublished": str(unpublished),
         },
     )
