@@ -95,7 +95,7 @@ def describe_source(event_source: Any) -> str:
 
 def _user_failed(what: str, i: int, exc: BaseException) -> UserCodeError:
     return UserCodeError(
-        f"{what} raised {describe_exception(exc)} while making event {i} (event index {i})",
+        f"{what} raised {describe_exception(exc)} while making event {i} (i={i})",
         details={"callable": what, "index": str(i), "error": type(exc).__name__},
     )
 
@@ -165,14 +165,21 @@ def refuse_event(
     *,
     hint: str = "",
     type_error: bool | None = None,
+    param: str = "",
 ) -> UsageError:
     """The error for an event a source yielded that a storm cannot publish: names the
     source and the event index (``event_source[i]``); a ``TypeError`` flavour unless the
-    value is a protobuf message (or ``type_error`` says otherwise)."""
+    value is a protobuf message (or ``type_error`` says otherwise). ``param`` follows the
+    index (``" domain"``)."""
+    name = getattr(getattr(value, "DESCRIPTOR", None), "full_name", None)
+    if type_error is None:
+        type_error = name is None
+    shown: Any = (f"an {name}" if name[:1] in "aeiou" else f"a {name}") if name else value
+    text = f"{hint[:1].upper()}{hint[1:]}. " if hint else ""
     return usage_error(
-        f"event_source[{i}]",
-        value,
+        f"event_source[{i}]{param}",
+        shown,
         accepted,
-        type_error=not hasattr(value, "DESCRIPTOR") if type_error is None else type_error,
-        hint=(f"{hint}. " if hint else "") + f"It came from {what}",
+        type_error=type_error,
+        hint=text + f"It came from {what}",
     )

@@ -36,6 +36,7 @@ from ..framework.findings import Finding, check_kinds, failing, render_findings
 from ..framework.saga import PROFILES, SagaHarness, _Work
 from ..ids import root_str, uuid_for
 from ..validate import (
+    DOMAIN_RE,
     INT64_MAX,
     call_user,
     check_bool,
@@ -716,7 +717,15 @@ class _Engine:
             if len(event) != 2:
                 raise refuse_event(self.source_name, i, event, _EVENT_SHAPES)
             domain, event = event
-            check_domain(domain, f"event_source[{i}] domain")
+            if not isinstance(domain, str) or not DOMAIN_RE.fullmatch(domain):
+                raise refuse_event(
+                    self.source_name,
+                    i,
+                    domain,
+                    "an angzarr domain name (lowercase, [a-z_][a-z0-9_-]{0,63})",
+                    type_error=not isinstance(domain, str),
+                    param=" domain",
+                )
             self._check_from(domain, i, event)
             return domain, event
         if storm.kind == "saga":
@@ -774,10 +783,9 @@ class _Engine:
                 raise refuse_event(
                     self.source_name,
                     i,
-                    f"EventBook (domain {event.cover.domain!r})",
+                    event,
                     "an EventBook angzarr would publish (a valid cover, at least one page)",
-                    type_error=False,
-                    hint=f"its {problem}" if problem.startswith(("root", "domain")) else problem,
+                    hint=f"its cover {problem}" if problem.startswith(("root", "domain")) else problem,
                 )
             self._check_from(event.cover.domain, i, event)
             return event.SerializeToString()
