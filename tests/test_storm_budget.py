@@ -48,6 +48,7 @@ def test_endless_nack_loop_ends_with_budget_exhausted():
     assert f"delivery budget of {budget:,} deliveries" in finding.message
     assert "message 0 delivered" in finding.message and "never published" in finding.message
     assert finding.details["budget"] == str(budget)
+    assert finding.trigger and finding.trigger.startswith("order/")  # the looping trigger
     assert not report.ok
     # a normal report: the trace is closed with its summary line
     last = json.loads(report.trace.lines()[-1])
@@ -69,9 +70,7 @@ def test_default_budget_formula():
     "plan",
     [
         FaultPlan(crash_before_ack=1.0, delivery_limit=3),
-        FaultPlan(
-            duplicate=1.0, crash_before_ack=0.6, concurrent_redelivery=0.4, delivery_limit=4
-        ),
+        FaultPlan(duplicate=1.0, crash_before_ack=0.6, concurrent_redelivery=0.4, delivery_limit=4),
         FaultPlan(nack_requeue=1.0, delivery_limit=LOOP_LIMIT),
     ],
     ids=["always-crash", "duplicates-and-rivals", "loop-at-the-limit"],

@@ -54,9 +54,7 @@ def fact_saga(request):
     fact = T.EventBook(cover=T.Cover(domain="inventory", root=T.UUID(value=uuid_for("sku-1"))))
     page = fact.pages.add()
     seq = request.source.pages[-1].header.sequence
-    page.header.external_deferred.external_id = (
-        f"{request.source.cover.root.value.hex()}-{seq}"
-    )
+    page.header.external_deferred.external_id = f"{request.source.cover.root.value.hex()}-{seq}"
     page.event.Pack(E.InventoryReserved(order_id="o", sku="sku-1"), wire.TYPE_URL_PREFIX)
     return wire.saga_pb2.SagaResponse(events=[fact])
 
@@ -146,9 +144,7 @@ def test_every_command_rejected():
 
 def test_every_command_not_sent():
     """A crash before any command goes out, up to the delivery limit: nothing applied."""
-    report = storm(
-        events=5, faults=FaultPlan(crash_mid_dispatch=1.0, delivery_limit=1)
-    ).run()
+    report = storm(events=5, faults=FaultPlan(crash_mid_dispatch=1.0, delivery_limit=1)).run()
     assert report.counts["applied"] == 0
     assert vacuous(report).details["reason"] == "nothing-applied"
 

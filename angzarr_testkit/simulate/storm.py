@@ -785,7 +785,11 @@ class _Engine:
                     i,
                     event,
                     "an EventBook angzarr would publish (a valid cover, at least one page)",
-                    hint=f"its cover {problem}" if problem.startswith(("root", "domain")) else problem,
+                    hint=(
+                        f"its cover {problem}"
+                        if problem.startswith(("root", "domain"))
+                        else problem
+                    ),
                 )
             self._check_from(event.cover.domain, i, event)
             return event.SerializeToString()
@@ -1016,7 +1020,13 @@ class _Engine:
         if self.exhausted:
             cycling = list(self.unsettled.values())
             self.extra_findings.append(
-                budget_finding(self.budget, cycling, self.unpublished, self.faults.delivery_limit)
+                budget_finding(
+                    self.budget,
+                    cycling,
+                    self.unpublished,
+                    self.faults.delivery_limit,
+                    label=self.h._trigger_label,
+                )
             )
         missing = [r for r in storm.require if not self.coverage.get(r)]
         vacuous = vacuity(

@@ -13,7 +13,7 @@ loop (``nack_requeue=1.0`` with a huge ``delivery_limit``) must end with a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..framework.findings import Finding
@@ -66,11 +66,13 @@ def budget_finding(
     queued: Sequence[Any],
     unpublished: int,
     delivery_limit: int,
+    label: Callable[[Any], str] | None = None,
 ) -> Finding:
     """The ``budget-exhausted`` finding: the budget, the messages still cycling (delivered
     and back in the queue: id and how often each was delivered, the first ten named), the
     ones waiting behind them and the events never published. ``queued`` holds the storm's
-    unsettled messages (``.id``, ``.copy``, ``.count``)."""
+    unsettled messages (``.id``, ``.copy``, ``.count``, ``.trigger``); ``label`` renders the
+    trigger of the most-delivered one for the finding's ``trigger``."""
     cycling = sorted((m for m in queued if m.count), key=lambda m: (-m.count, m.id, m.copy))
     waiting = len(queued) - len(cycling)
     shown = ", ".join(
@@ -95,6 +97,7 @@ def budget_finding(
     return Finding(
         "budget-exhausted",
         message,
+        trigger=label(cycling[0].trigger) if (label and cycling) else None,
         details={
             "budget": str(budget),
             "cycling": str(len(cycling)),
