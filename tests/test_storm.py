@@ -8,7 +8,7 @@ import pytest
 import sagas
 from hypothesis import strategies as st
 
-from angzarr_testkit import ClientError, ConfigurationError, TraceError, uuid_for, wire
+from angzarr_testkit import ClientError, ConfigurationError, TraceError, UsageError, uuid_for, wire
 from angzarr_testkit.simulate import FAULT_CLASSES, FaultPlan, Storm
 
 E = wire.examples_pb2
@@ -193,7 +193,8 @@ def test_required_fault_class_that_never_happened_fails_the_storm():
 
 def test_handler_errors_in_a_storm_are_findings_not_crashes():
     report = storm(sagas.exploding_saga, events=20).run()
-    assert report.kinds() == {"handler-error": 20}
+    # nothing came out of any call: the storm is vacuous too
+    assert report.kinds() == {"handler-error": 20, "vacuous-run": 1}
     assert report.counts["handler_errors"] == 20
 
 
@@ -233,10 +234,10 @@ def test_plain_callable_without_event_source_says_what_to_do():
 
 
 def test_bad_event_source_values():
-    with pytest.raises(ConfigurationError, match="returned int"):
+    with pytest.raises(UsageError, match=r"event_source\[0\]: got 42"):
         storm(event_source=lambda rng, i: 42).run()
-    with pytest.raises(ConfigurationError, match="empty list"):
-        storm(event_source=[]).run()
+    with pytest.raises(UsageError, match="event_source: got .*expected at least one event"):
+        storm(event_source=[])
 
 
 # -- options -----------------------------------------------------------------------------------
@@ -245,7 +246,7 @@ def test_bad_event_source_values():
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"require": ["crash"]}, "unknown fault class"),
+        ({"require": ["crash"]}, r"require\[0\]: got 'crash'"),
         ({"faults": FaultPlan(concurrent_redelivery=0.1)}, "concurrency=2"),
         ({"faults": "lots"}, "FaultPlan"),
         ({"events": -1}, "events"),
@@ -317,5 +318,8 @@ def test_setup_gives_the_storm_business_logic():
         h.given_aggregate("inventory", handler=logic)
 
     report = storm(setup=setup, events=10).run()
-    assert report.kinds() == {"rejected-command": 10}
-    assert report.ok  # rejections are notes
+    # every command refused: nothing was exercised, so the storm is vacuous
+    assert report.kinds() == {"rejected-command": 10, "vacuous-run": 1}
+    assert not report.ok
+    (vacuous,) = [f for f in report.findings if f.kind == "vacuous-run"]
+    assert vacuous.details["reason"] == "nothing-applied"

@@ -87,6 +87,7 @@ class ProcessManagerHarness(SagaHarness):
         delivery_limit: the queue's ``x-delivery-limit``: a trigger whose handler keeps raising
             is dead-lettered after ``delivery_limit + 1`` deliveries.
         record: keep :class:`PMDelivery` records (storms turn it off).
+        allow_vacuous: as for :class:`SagaHarness` (a skipped trigger is a delivery).
     """
 
     requeue_on_error = True  # a PM handler error is a nack with requeue (storms read this)
@@ -103,6 +104,7 @@ class ProcessManagerHarness(SagaHarness):
         prepare: bool = False,
         delivery_limit: int = 20,
         record: bool = True,
+        allow_vacuous: bool = False,
     ) -> None:
         if sources is not None:
             sources = checked(
@@ -133,6 +135,7 @@ class ProcessManagerHarness(SagaHarness):
             profile=profile,
             max_retries=0,  # PM commands are sent once each
             record=record,
+            allow_vacuous=allow_vacuous,
         )
         self.pm_target: PMTarget = target
         domain = pm_domain or target.pm_domain

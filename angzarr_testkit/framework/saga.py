@@ -59,7 +59,7 @@ from .aggregate import (
 )
 from .commands import Problem, check_command, check_fact
 from .encode import saga_request_bytes
-from .findings import Finding, render_findings, sort_findings
+from .findings import Finding, check_kinds, failing, render_findings, sort_findings
 from .outputs import (
     Difference,
     SeqInfo,
@@ -420,6 +420,8 @@ class SagaHarness:
         record: keep a :class:`Delivery` record of every delivery (``deliveries``); storms
             turn it off to run millions of deliveries in bounded memory (``deliver`` then
             returns ``None``; findings and aggregates are kept either way).
+        allow_vacuous: let :meth:`assert_clean` / :attr:`clean` pass a harness that was never
+            given a delivery (by default that is a ``vacuous-run``: it tested nothing).
     """
 
     def __init__(
@@ -431,6 +433,7 @@ class SagaHarness:
         profile: str = "sequence-map",
         max_retries: int = DEFAULT_MAX_RETRIES,
         record: bool = True,
+        allow_vacuous: bool = False,
     ) -> None:
         checked(ConfigurationError, check_choice, profile, "profile", PROFILES)
         if output_domains is not None:
@@ -460,6 +463,7 @@ class SagaHarness:
         self.store = EventStore()
         self.pipeline = Pipeline(self.store)
         self.record = record
+        self.allow_vacuous = check_bool(allow_vacuous, "allow_vacuous")
         self.deliveries: list[Delivery] = []
         self.clock = 0.0
         self._count = 0
@@ -660,13 +664,28 @@ class SagaHarness:
 
     @property
     def clean(self) -> bool:
-        return not any(f.is_error for f in self.findings)
+        """Whether :meth:`assert_clean` (no arguments) would pass: no error finding, and at
+        least one delivery (unless ``allow_vacuous``)."""
+        return (self._count > 0 or self.allow_vacuous) and not failing(self.findings)
 
-    def assert_clean(self, allow: Iterable[str] = ()) -> None:
-        """Raise ``AssertionError`` with a readable report of every error finding whose kind
-        is not in ``allow``."""
-        allowed = set(allow)
-        errors = [f for f in self.findings if f.is_error and f.kind not in allowed]
+    def assert_clean(self, allow: Iterable[str] = (), fail_on: Iterable[str] = ()) -> None:
+        """Raise ``AssertionError`` with a readable report of every finding that fails the
+        run (``findings.failing``): error kinds not in ``allow``, and the kinds in
+        ``fail_on``. A harness that was never given a delivery tested nothing: it fails with
+        ``vacuous-run`` unless ``allow_vacuous=True`` or ``allow=["vacuous-run"]`` (one
+        delivery suffices, even one the handler ignores)."""
+        allowed = check_kinds(allow, "allow")
+        errors = failing(self.findings, allow=allowed, fail_on=check_kinds(fail_on, "fail_on"))
+        if self._count == 0 and not self.allow_vacuous and "vacuous-run" not in allowed:
+            errors.append(
+                Finding(
+                    "vacuous-run",
+                    "vacuous run: the harness was asserted clean without a single delivery, "
+                    "so it tested nothing: deliver() a trigger first (or pass "
+                    "allow_vacuous=True)",
+                    details={"reason": "no-deliveries", "deliveries": "0"},
+                )
+            )
         if errors:
             raise AssertionError(render_findings(errors, title="saga harness is not clean"))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import os
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -23,11 +24,11 @@ from .. import wire
 from ..errors import (
     ClientError,
     ConfigurationError,
-    InvalidArgumentError,
     TargetError,
     TraceError,
     UsageError,
     UserCodeError,
+    safe_repr,
 )
 from ..framework.aggregate import (
     APPLIED,
@@ -37,14 +38,26 @@ from ..framework.aggregate import (
     RETRIED_OUT,
     Outcome,
     Pending,
-    check_sequence_arg,
+    validate_cover,
 )
 from ..framework.encode import event_book_bytes
-from ..framework.findings import Finding, render_findings, sort_findings
-from ..framework.saga import SagaHarness, _Work
+from ..framework.findings import Finding, check_kinds, failing, render_findings, sort_findings
+from ..framework.saga import PROFILES, SagaHarness, _Work
 from ..ids import root_str, uuid_for
+from ..validate import (
+    DOMAIN_RE,
+    INT64_MAX,
+    call_user,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_domain,
+    check_int,
+    check_names,
+    usage_error,
+)
 from .faults import FAULT_CLASSES, FaultPlan
-from .sources import make_event_source
+from .sources import check_event_source, describe_source, make_event_source, refuse_event
 from .trace import (
     TRACE_FORMAT,
     TRACE_VERSION,
@@ -54,8 +67,9 @@ from .trace import (
     config_digest,
     read_schedule,
 )
+from .vacuity import budget_finding, default_delivery_budget, vacuity
 
-__all__ = ["COUNT_NAMES", "Storm", "StormReport"]
+__all__ = ["COUNT_NAMES", "MAX_RETRIES_LIMIT", "Storm", "StormReport"]
 
 #: The counters every report has (the CLI's JSON ``counts``).
 COUNT_NAMES = (
@@ -65,17 +79,24 @@ COUNT_NAMES = (
     "redeliveries",
     "handler_calls",
     "handler_errors",
+    "skipped",
     "commands_sent",
     "applied",
     "deduped",
     "rejected",
     "retried_out",
+    "facts",
     "dead_lettered",
     "acked",
 )
 
 #: Storm options that change the verdict: recorded in the header, passed again on replay.
 _VERDICT_OPTIONS = ("allow_vacuous", "fail_on", "delivery_budget")
+#: The most whole-list re-sends a storm accepts (angzarr's coordinator makes 10): each
+#: re-send runs every command again, so the bound keeps one delivery's work finite.
+MAX_RETRIES_LIMIT = 1000
+
+_EVENT_SHAPES = "a protobuf event message, a (domain, event) pair or an angzarr EventBook"
 
 _WINDOW = 16  # how far into the queue a reordering consumer may reach
 _STEP_MS = 1  # virtual time of one delivery
@@ -86,8 +107,11 @@ class StormReport:
     """What a storm did and what the oracle made of it.
 
     Attributes:
-        ok: no error findings and every required fault class occurred.
-        findings: every finding (harness findings, dead-lettered triggers, lost commands).
+        ok: no finding fails the storm (``findings.failing`` with the storm's ``fail_on``):
+            no error finding, and so not vacuous (``vacuous-run``) nor cut short by its
+            delivery budget (``budget-exhausted``).
+        findings: every finding (harness findings, dead-lettered triggers, lost commands,
+            the budget, vacuity).
         counts: see :data:`COUNT_NAMES`.
         fault_coverage: fault class -> how often it happened.
         missing_coverage: required fault classes that never happened.
@@ -96,6 +120,7 @@ class StormReport:
         options: the storm's options as recorded in the trace header.
         recorded: for a replay of a trace file, the verdict the trace recorded (``ok``,
             ``finding_kinds``); see :attr:`verdict_changed`. ``None`` otherwise.
+        fail_on: kinds the storm was told to fail on beyond the error kinds.
     """
 
     ok: bool
@@ -106,6 +131,7 @@ class StormReport:
     trace: Trace
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
+    fail_on: frozenset[str] = frozenset()
     recorded: dict[str, Any] | None = None
 
     @property
@@ -139,22 +165,17 @@ class StormReport:
             out[f.kind] = out.get(f.kind, 0) + 1
         return out
 
-    def assert_clean(self, allow: Iterable[str] = ()) -> None:
-        """Raise ``AssertionError`` with a readable report when the storm is not clean (error
-        findings other than ``allow``, or required fault classes that never happened)."""
-        allowed = set(allow)
-        errors = [f for f in self.findings if f.is_error and f.kind not in allowed]
-        problems = []
-        if self.missing_coverage:
-            problems.append(
-                "required fault classes never occurred (a storm that injected nothing proves "
-                f"nothing): {', '.join(self.missing_coverage)}"
-            )
+    def assert_clean(self, allow: Iterable[str] = (), fail_on: Iterable[str] = ()) -> None:
+        """Raise ``AssertionError`` with a readable report when the storm is not clean: a
+        finding that fails it (an error kind not in ``allow``, or a kind in ``fail_on`` or
+        the storm's ``fail_on``). A vacuous storm (no work, or a required fault class that
+        never happened) fails with ``vacuous-run`` unless ``allow=["vacuous-run"]``."""
+        allowed = check_kinds(allow, "allow")
+        raised = check_kinds(fail_on, "fail_on") | self.fail_on
+        errors = failing(self.findings, allow=allowed, fail_on=raised)
         if errors:
-            problems.append(render_findings(errors, title="storm findings"))
-        if problems:
             head = f"storm (seed {self.seed}) is not clean; replay with seed={self.seed}"
-            raise AssertionError(head + "\n" + "\n\n".join(problems))
+            raise AssertionError(head + "\n" + render_findings(errors, title="storm findings"))
 
     def to_dict(self, *, max_findings_per_kind: int = 50) -> dict[str, Any]:
         """A JSON-ready summary: at most ``max_findings_per_kind`` findings of each kind
@@ -206,27 +227,47 @@ class StormReport:
 
 
 class Storm:
-    """A seeded redelivery storm against a saga.
+    """A seeded redelivery storm against a saga or a process manager.
+
+    Every argument is checked at the call: a bad one is a
+    :class:`~angzarr_testkit.errors.UsageError` naming the parameter.
 
     Args:
-        saga: any saga target (see :class:`SagaHarness`).
-        source_domain, output_domains, profile, max_retries: as for :class:`SagaHarness`.
+        saga: any saga target (see :class:`SagaHarness`), or a process manager (see
+            ``kind``).
+        source_domain, output_domains, profile, max_retries: as for :class:`SagaHarness`
+            (``max_retries`` at most :data:`MAX_RETRIES_LIMIT`).
         events: how many trigger events to publish.
         roots: how many source aggregate roots the events are spread over.
-        seed: the RNG seed; the same seed gives the same trace.
+        seed: the RNG seed (an int64); the same seed gives the same trace.
         event_source: a list, a callable ``(rng, i) -> event``, a Hypothesis strategy, or None
-            for random instances of the saga's declared event types.
+            for random instances of the saga's declared event types. An event may be a
+            message, a ``(domain, message)`` pair or an angzarr ``EventBook``.
         faults: the :class:`FaultPlan` (default: no faults).
-        require: fault classes that must occur, else the storm is not ok.
+        require: a list of fault classes that must occur, else the storm is vacuous.
         concurrency: consumers taking deliveries (``concurrent-redelivery`` needs >= 2).
         trace: where to write the JSON-lines trace (default: a temporary file).
-        progress: show a progress bar (default: only on a terminal, for long storms).
+        progress: show a progress bar (default ``None``: only on a terminal, for long storms).
         setup: ``fn(harness)`` called before the storm (``given_aggregate``,
-            ``given_destination``); replays call it too.
-        kind: ``"saga"`` or ``"process-manager"`` (default: detected; ``pm_domain``,
-            ``sources`` and ``prepare`` are the :class:`ProcessManagerHarness` options).
+            ``given_destination``); replays call it too. If it raises, a
+            :class:`~angzarr_testkit.errors.UserCodeError` names it.
+        kind: ``"saga"`` or ``"process-manager"`` (default: ``"process-manager"`` for an
+            angzarr_client ``ProcessManager`` or when ``pm_domain``/``sources`` is given,
+            else ``"saga"``; ``pm_domain``, ``sources`` and ``prepare`` are the
+            :class:`ProcessManagerHarness` options). A process manager's triggers are
+            published from its source domains (the domain its SDK class declares for the
+            event type, the domain of a ``(domain, event)`` pair, or its only source) with a
+            correlation id per workflow.
         broker: an AMQP URL: route deliveries through a real RabbitMQ queue with manual acks
             (see ``angzarr_testkit.transports.rabbitmq``); the oracle is the same.
+        delivery_budget: the most deliveries the storm makes; ``None``: the default of
+            :func:`~angzarr_testkit.simulate.vacuity.default_delivery_budget`. When it runs
+            out the storm stops with a ``budget-exhausted`` finding.
+        allow_vacuous: accept a storm that exercised nothing (no ``vacuous-run`` finding for
+            no deliveries, skipped triggers, no output or nothing applied; a fault named in
+            ``require`` is still required).
+        fail_on: finding kinds that fail the storm although their severity is not error
+            (e.g. ``["rejected-command"]``).
     """
 
     def __init__(
@@ -252,76 +293,120 @@ class Storm:
         pm_domain: str | None = None,
         sources: Sequence[str] | None = None,
         prepare: bool = False,
+        delivery_budget: int | None = None,
+        allow_vacuous: bool = False,
+        fail_on: Iterable[str] = (),
     ) -> None:
         self.saga = saga
-        self.broker = broker
         if broker is not None and not (
             isinstance(broker, str) and broker.startswith(("amqp://", "amqps://"))
         ):
             raise ConfigurationError(
-                f"broker must be an AMQP URL like amqp://127.0.0.1:5672/, got {broker!r}",
-                details={"broker": repr(broker)},
+                f"broker: got {safe_repr(broker)}; expected None or an AMQP URL like "
+                "amqp://127.0.0.1:5672/",
+                details={"parameter": "broker", "value": safe_repr(broker)},
             )
+        self.broker = broker
+        self.profile = check_choice(profile, "profile", PROFILES)
+        if source_domain is not None:
+            check_domain(source_domain, "source_domain")
+        outputs = _domains(output_domains, "output_domains")
+        if pm_domain is not None:
+            check_domain(pm_domain, "pm_domain")
+        source_list = _domains(sources, "sources")
+        check_bool(prepare, "prepare")
+        pm_class = _sdk_pm_class(saga)
         if kind is None:
-            kind = "process-manager" if (pm_domain or sources or _is_pm(saga)) else "saga"
-        if kind not in ("saga", "process-manager"):
-            raise ConfigurationError(
-                f"kind must be 'saga' or 'process-manager', got {kind!r}", details={"kind": kind}
+            kind = "process-manager" if (pm_domain or sources or pm_class) else "saga"
+        check_choice(kind, "kind", ("saga", "process-manager"))
+        if kind == "saga":
+            if pm_class is not None:
+                raise usage_error(
+                    "kind",
+                    kind,
+                    "'process-manager' (or no kind) for an angzarr_client ProcessManager",
+                    hint=f"{pm_class.__name__} is a process manager",
+                )
+            given = [n for n, v in (("pm_domain", pm_domain), ("sources", sources)) if v]
+            if given or prepare:
+                raise usage_error(
+                    "kind",
+                    kind,
+                    "'process-manager' when pm_domain/sources/prepare are given",
+                    hint=f"{', '.join(given or ['prepare'])} only apply to process managers",
+                )
+        elif source_domain is not None and source_list and source_domain not in source_list:
+            raise usage_error(
+                "source_domain",
+                source_domain,
+                f"one of the process manager's sources ({', '.join(source_list)})",
             )
         self.kind = kind
-        outputs = list(output_domains) if output_domains is not None else None
+        self.max_retries = check_int(
+            max_retries, "max_retries", minimum=0, maximum=MAX_RETRIES_LIMIT
+        )
+        self.events = check_int(events, "events", minimum=0)
+        self.roots = check_int(roots, "roots", minimum=1)
+        self.seed = check_int(seed, "seed", minimum=-INT64_MAX - 1, maximum=INT64_MAX)
+        self.faults = faults if faults is not None else FaultPlan()
+        if not isinstance(self.faults, FaultPlan):
+            raise usage_error("faults", faults, "a FaultPlan or None", type_error=True)
+        self.require = check_names(
+            require,
+            "require",
+            item=lambda v, p: check_choice(v, p, FAULT_CLASSES),
+            accepted="a list of fault classes",
+        )
+        self.concurrency = check_int(concurrency, "concurrency", minimum=1)
+        if self.faults.concurrent_redelivery and self.concurrency < 2:
+            raise ConfigurationError(
+                "concurrent_redelivery needs a second consumer: set concurrency=2 or more",
+                details={"parameter": "concurrency", "concurrency": str(self.concurrency)},
+            )
+        if trace is not None and (
+            not isinstance(trace, (str, os.PathLike)) or isinstance(trace, bytes) or trace == ""
+        ):
+            raise usage_error(
+                "trace",
+                trace,
+                "None or a file path (a non-empty str or pathlib.Path)",
+                type_error=not isinstance(trace, str),
+            )
+        self.trace_path = Path(trace) if trace is not None else None
+        if progress is not None:
+            check_bool(progress, "progress")
+        self.progress = progress
+        if setup is not None:
+            check_callable(setup, "setup", arity=1, signature="a callable fn(harness)")
+        self.setup = setup
+        check_event_source(event_source)
+        self.event_source = event_source
+        if delivery_budget is None:
+            self.delivery_budget = default_delivery_budget(self.events, self.faults)
+        else:
+            self.delivery_budget = check_int(delivery_budget, "delivery_budget", minimum=1)
+        self.allow_vacuous = check_bool(allow_vacuous, "allow_vacuous")
+        self.fail_on = check_kinds(fail_on, "fail_on")
         if kind == "saga":
             self.harness_options: dict[str, Any] = dict(
                 source_domain=source_domain,
                 output_domains=outputs,
                 profile=profile,
-                max_retries=max_retries,
+                max_retries=self.max_retries,
             )
         else:
             self.harness_options = dict(
                 pm_domain=pm_domain,
-                sources=list(sources)
-                if sources is not None
+                sources=source_list
+                if source_list is not None
                 else ([source_domain] if source_domain else None),
                 output_domains=outputs,
                 profile=profile,
                 prepare=prepare,
-                delivery_limit=(faults.delivery_limit if faults is not None else 20),
+                delivery_limit=self.faults.delivery_limit,
             )
-        self.events = check_sequence_arg(events, "events")
-        self.roots = check_sequence_arg(roots, "roots")
-        if self.roots < 1:
-            raise InvalidArgumentError("roots must be at least 1", details={"roots": "0"})
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InvalidArgumentError(
-                f"seed must be an int, got {seed!r}", details={"seed": repr(seed)}
-            )
-        self.seed = seed
-        self.faults = faults if faults is not None else FaultPlan()
-        if not isinstance(self.faults, FaultPlan):
-            raise ConfigurationError(
-                f"faults must be a FaultPlan, got {type(self.faults).__name__}",
-                details={"type": type(self.faults).__name__},
-            )
-        self.require = list(require)
-        unknown = [r for r in self.require if r not in FAULT_CLASSES]
-        if unknown:
-            raise ConfigurationError(
-                f"unknown fault class(es) in require: {unknown}; known: {', '.join(FAULT_CLASSES)}",
-                details={"require": ", ".join(unknown)},
-            )
-        self.concurrency = check_sequence_arg(concurrency, "concurrency")
-        if self.concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1")
-        if self.faults.concurrent_redelivery and self.concurrency < 2:
-            raise ConfigurationError(
-                "concurrent_redelivery needs a second consumer: set concurrency=2 or more",
-                details={"concurrency": str(self.concurrency)},
-            )
-        self.trace_path = Path(trace) if trace is not None else None
-        self.progress = progress
-        self.setup = setup
-        self.event_source = event_source
+        # Which source domain an SDK process manager takes each event type from.
+        self._type_domains = _input_domains(pm_class)
         # Resolve the target now so bad targets fail at construction, not mid-run.
         self._probe = self._new_harness()
 
@@ -337,7 +422,8 @@ class Storm:
         if domain is None:
             raise ConfigurationError(
                 "the storm's trigger domain is unknown: give source_domain=... (the target "
-                "declares none)"
+                "declares none)",
+                details={"parameter": "source_domain"},
             )
         return _Engine(self, harness, random.Random(self.seed)).run_random(source, domain)
 
@@ -397,6 +483,9 @@ class Storm:
                 pm_domain=header.get("pm_domain"),
                 sources=header.get("sources"),
                 prepare=header.get("prepare", False),
+                delivery_budget=header.get("delivery_budget"),
+                allow_vacuous=header.get("allow_vacuous", False),
+                fail_on=header.get("fail_on", ()),
             )
         except ClientError as exc:
             raise TraceError(f"the trace header is not valid: {exc.message}") from exc
@@ -443,7 +532,7 @@ class Storm:
         else:
             harness = SagaHarness(self.saga, record=False, **self.harness_options)
         if self.setup is not None:
-            self.setup(harness)
+            call_user("storm setup", self.setup, harness)
         return harness
 
     def header(self, harness: SagaHarness) -> dict[str, Any]:
@@ -483,16 +572,39 @@ class Storm:
         return header
 
 
-def _is_pm(target: Any) -> bool:
-    """Whether a target is an angzarr_client ProcessManager (class, instance or string)."""
+def _sdk_pm_class(target: Any) -> type | None:
+    """The angzarr_client ProcessManager class a target is (class, instance or
+    ``module:attr`` string), or ``None``."""
     from ..framework.targets import _import_target, _is_sdk_pm_class
 
     if isinstance(target, str) and ":" in target and "://" not in target:
         try:
             target = _import_target(target)
         except Exception:  # the harness reports bad targets with a clear error
-            return False
-    return _is_sdk_pm_class(target) or _is_sdk_pm_class(type(target))
+            return None
+    for candidate in (target, type(target)):
+        if _is_sdk_pm_class(candidate):
+            return candidate
+    return None
+
+
+def _input_domains(pm_class: type | None) -> dict[str, str]:
+    """Event full name -> the input domain an SDK process manager declares for it
+    (``@handles(Event, input_domain=...)``)."""
+    out: dict[str, str] = {}
+    for entry in getattr(pm_class, "_dispatch_table", {}).values():
+        if len(entry) > 2 and entry[2]:
+            name = getattr(getattr(entry[1], "DESCRIPTOR", None), "full_name", None)
+            if name:
+                out[name] = entry[2]
+    return out
+
+
+def _domains(value: Any, param: str) -> list[str] | None:
+    """``None`` or a list of domain names (a lone str refused)."""
+    if value is None:
+        return None
+    return check_names(value, param, item=check_domain, accepted="a list of domain names")
 
 
 def _parse_book(msg_id: int, book: bytes) -> Any:
@@ -614,6 +726,13 @@ class _Engine:
         self.counts = dict.fromkeys(COUNT_NAMES, 0)
         self.coverage = dict.fromkeys(FAULT_CLASSES, 0)
         self.extra_findings: list[Finding] = []
+        self.produced = 0  # commands and facts the handler returned, over every call
+        self.budget = storm.delivery_budget
+        self.exhausted = False
+        self.unpublished = 0
+        # (message id, copy) -> message, for every message not yet acked or dead-lettered
+        self.unsettled: dict[tuple[int, int], _Message] = {}
+        self.source_name = describe_source(storm.event_source)
         temporary = storm.trace_path is None
         path = Trace.temporary_path() if temporary else storm.trace_path
         assert path is not None
@@ -639,18 +758,20 @@ class _Engine:
         published = 0
         total = storm.events
         progress = self._progress(total)
-        bus = self.bus
+        bus, counts, budget = self.bus, self.counts, self.budget
+        event_domain = self._event_domain
         while published < total or bus.pending():
+            if counts["deliveries"] >= budget:
+                self.exhausted = True
+                self.unpublished = total - published
+                break
             while published < total and bus.has_room():
-                event = source(rng, published)
-                event_domain = domain
-                if isinstance(event, tuple):  # (domain, event): process managers' sources
-                    event_domain, event = event
+                src, event = event_domain(source(rng, published), published, domain)
                 r = rng.randrange(storm.roots)
-                key = (event_domain, r)
+                key = (src, r)
                 root = roots.get(key)
                 if root is None:
-                    root = roots[key] = self._root(event_domain, r)
+                    root = roots[key] = self._root(src, r)
                 book = self._book(event, root[0], heads, key, published)
                 self._publish(published, book, rng.random() < faults.duplicate, root[1])
                 published += 1
@@ -673,6 +794,7 @@ class _Engine:
             original = messages.get((msg_id, 0))
             trigger = original.trigger if original else _parse_book(msg_id, book)
             message = messages[(msg_id, copy)] = _Message(msg_id, book, trigger, copy)
+            self.unsettled[(msg_id, copy)] = message
             self.counts["published" if not duplicate else "duplicates"] += 1
             if duplicate:
                 self.coverage["duplicate"] += 1
@@ -682,6 +804,9 @@ class _Engine:
             if message is None:
                 raise TraceError(f"the trace delivers unknown message {step.msg}")
             self._deliver(message, step.fault, step.k, replay_consumer=step.consumer)
+        # The recorded storm stopped on its budget: say so again (a shrunk schedule with
+        # fewer deliveries is not an exhausted storm).
+        self.exhausted = bool(self.unsettled) and self.counts["deliveries"] >= self.budget
         return self._finish()
 
     # -- the bus ------------------------------------------------------------------------
@@ -695,6 +820,64 @@ class _Engine:
         cover = T.Cover(domain=domain, root=T.UUID(value=root), correlation_id=correlation_id)
         return cover.SerializeToString(), root_str(root)
 
+    def _event_domain(self, event: Any, i: int, default: str) -> tuple[str, Any]:
+        """Which domain the storm publishes ``event`` (the source's ``i``-th) from: a
+        ``(domain, event)`` pair's, an EventBook's own (checked in :meth:`_book`), the input
+        domain an SDK process manager declares for the type, else the trigger domain. A
+        process manager with several sources needs one of the first three."""
+        storm = self.storm
+        if isinstance(event, tuple):
+            if len(event) != 2:
+                raise refuse_event(self.source_name, i, event, _EVENT_SHAPES)
+            domain, event = event
+            if not isinstance(domain, str) or not DOMAIN_RE.fullmatch(domain):
+                raise refuse_event(
+                    self.source_name,
+                    i,
+                    domain,
+                    "an angzarr domain name (lowercase, [a-z_][a-z0-9_-]{0,63})",
+                    type_error=not isinstance(domain, str),
+                    param=" domain",
+                )
+            self._check_from(domain, i, event)
+            return domain, event
+        if storm.kind == "saga":
+            return default, event
+        name = getattr(getattr(event, "DESCRIPTOR", None), "full_name", None)
+        declared = storm._type_domains.get(name) if name else None
+        if declared is not None:
+            return declared, event
+        sources = self.h.sources  # type: ignore[attr-defined]
+        if len(sources) > 1 and name not in (None, "angzarr.EventBook"):
+            raise refuse_event(
+                self.source_name,
+                i,
+                event,
+                "a (domain, event) pair or an EventBook",
+                hint=(
+                    f"the process manager takes triggers from {', '.join(sources)}, and nothing "
+                    f"says which one {name} comes from"
+                ),
+            )
+        return default, event
+
+    def _check_from(self, domain: str, i: int, event: Any) -> None:
+        """A trigger from a domain the handler does not subscribe to never reaches it."""
+        h = self.h
+        allowed = h.sources if self.storm.kind == "process-manager" else [h.source_domain]  # type: ignore[attr-defined]
+        if domain not in allowed:
+            raise refuse_event(
+                self.source_name,
+                i,
+                event,
+                f"an event from {'one of ' if len(allowed) > 1 else ''}"
+                f"{', '.join(str(d) for d in allowed)}",
+                hint=(
+                    f"it comes from domain {domain!r}, and angzarr only delivers the "
+                    f"{self.storm.kind}'s subscribed domains"
+                ),
+            )
+
     def _book(
         self,
         event: Any,
@@ -706,13 +889,25 @@ class _Engine:
         descriptor = getattr(event, "DESCRIPTOR", None)
         name = getattr(descriptor, "full_name", None)
         if name == "angzarr.EventBook":
+            problem = validate_cover(event.cover) if event.HasField("cover") else "no cover"
+            if problem is None and not event.pages:
+                problem = "it has no pages"
+            if problem:
+                raise refuse_event(
+                    self.source_name,
+                    i,
+                    event,
+                    "an EventBook angzarr would publish (a valid cover, at least one page)",
+                    hint=(
+                        f"its cover {problem}"
+                        if problem.startswith(("root", "domain"))
+                        else problem
+                    ),
+                )
+            self._check_from(event.cover.domain, i, event)
             return event.SerializeToString()
-        if name is None:
-            raise ConfigurationError(
-                f"event_source returned {type(event).__name__} for event {i}; return a protobuf "
-                "event message, a (domain, event) pair or an angzarr EventBook",
-                details={"index": str(i)},
-            )
+        if name is None or not hasattr(event, "SerializeToString"):
+            raise refuse_event(self.source_name, i, event, _EVENT_SHAPES)
         seq = heads.get(key, 0)
         heads[key] = seq + 1
         return event_book_bytes(cover, seq, wire.TYPE_URL_PREFIX + name, event.SerializeToString())
@@ -720,11 +915,13 @@ class _Engine:
     def _publish(self, msg_id: int, book: bytes, duplicate: bool, root_label: str) -> None:
         trigger = wire.types_pb2.EventBook.FromString(book)
         message = _Message(msg_id, book, trigger)
+        self.unsettled[(msg_id, 0)] = message
         self.bus.publish(message)
         self.counts["published"] += 1
         self._trace_publish(message, duplicate=False, root_label=root_label)
         if duplicate:
             copy = _Message(msg_id, book, trigger, copy=1)
+            self.unsettled[(msg_id, 1)] = copy
             self.bus.publish(copy)
             self.counts["duplicates"] += 1
             self.coverage["duplicate"] += 1
@@ -776,6 +973,7 @@ class _Engine:
         return "requeue"
 
     def _dead_letter(self, message: _Message) -> None:
+        self.unsettled.pop((message.id, message.copy), None)
         self.counts["dead_lettered"] += 1
         self.coverage["delivery-limit"] += 1
         label = self.h._trigger_label(message.trigger)
@@ -826,6 +1024,8 @@ class _Engine:
                 self._count_call(rival)
                 self._lockstep(work, rival)
                 outcomes = work.outcomes + rival.outcomes
+                self._count_facts(work)
+                self._count_facts(rival)
                 settle = self._ack(second)
             elif fault == "crash-mid-dispatch":
                 self.coverage["crash-mid-dispatch"] += 1
@@ -838,6 +1038,8 @@ class _Engine:
             else:
                 if work.error is None:
                     h._execute(work)
+                    if work.facts:
+                        self._count_facts(work)
                 outcomes = work.outcomes
                 if fault == "crash-before-ack":
                     self.coverage["crash-before-ack"] += 1
@@ -865,14 +1067,25 @@ class _Engine:
         return consumer
 
     def _ack(self, message: _Message) -> str:
+        self.unsettled.pop((message.id, message.copy), None)
         self.counts["acked"] += 1
         self.bus.ack(message)
         return "ack"
 
     def _count_call(self, work: _Work) -> None:
+        if work.skipped:  # a PM trigger without correlation id: the handler is not called
+            self.counts["skipped"] += 1
+            return
         self.counts["handler_calls"] += 1
         if work.error is not None:
             self.counts["handler_errors"] += 1
+        else:
+            self.produced += len(work.sent) + len(work.facts)
+
+    def _count_facts(self, work: _Work) -> None:
+        """Facts go to their destinations once the whole command list went out."""
+        if work.error is None:
+            self.counts["facts"] += len(work.facts)
 
     def _count_outcomes(self, outcomes: list[Outcome]) -> None:
         counts = self.counts
@@ -916,9 +1129,31 @@ class _Engine:
     def _finish(self) -> StormReport:
         for message in self.bus.close():
             self._dead_letter(message)  # what the broker dead-lettered
+        storm = self.storm
+        if self.exhausted:
+            cycling = list(self.unsettled.values())
+            self.extra_findings.append(
+                budget_finding(
+                    self.budget,
+                    cycling,
+                    self.unpublished,
+                    self.faults.delivery_limit,
+                    label=self.h._trigger_label,
+                )
+            )
+        missing = [r for r in storm.require if not self.coverage.get(r)]
+        vacuous = vacuity(
+            self.counts,
+            produced=self.produced,
+            facts_persisted=self._facts_persisted(),
+            output_domains=self.h.output_domains,
+            missing=missing,
+            allow_vacuous=storm.allow_vacuous,
+        )
+        if vacuous is not None:
+            self.extra_findings.append(vacuous)
         findings = sort_findings(self.h.findings + self.extra_findings)
-        missing = [r for r in self.storm.require if not self.coverage.get(r)]
-        ok = not missing and not any(f.is_error for f in findings)
+        ok = not failing(findings, fail_on=storm.fail_on)
         finding_kinds: dict[str, int] = {}
         for f in findings:
             finding_kinds[f.kind] = finding_kinds.get(f.kind, 0) + 1
@@ -940,7 +1175,14 @@ class _Engine:
             trace=self.trace,
             seed=self.storm.seed,
             options=self.storm.header(self.h),
+            fail_on=storm.fail_on,
         )
+
+    def _facts_persisted(self) -> int:
+        """Fact pages the destinations stored (their external ids), over the whole run."""
+        if not self.counts["facts"]:
+            return 0
+        return sum(len(s.external_ids) for s in self.h.store.streams.values())
 
     def _progress(self, total: int) -> Callable[[int], None] | None:
         show = self.storm.progress
