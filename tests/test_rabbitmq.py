@@ -1,6 +1,7 @@
 """Broker mode: storms through a real RabbitMQ on loopback, calibrated against the in-memory bus.
 
-`make test` starts the broker (scripts/rabbitmq) and sets ANGZARR_TESTKIT_AMQP_URL. In CI a
+`make test` starts the suite's own private broker (scripts/rabbitmq: its own node name, ports and
+data directory, never a broker already running) and sets ANGZARR_TESTKIT_AMQP_URL. In CI a
 missing or dead broker fails these tests with the reason; locally they are skipped when the
 variable is unset (or deselect them with -m "not rabbitmq").
 """
@@ -150,3 +151,29 @@ def test_unreachable_broker_is_a_clear_error():
         storm(events=1, broker="amqp://guest:guest@127.0.0.1:1/%2F").run()
     with pytest.raises(ConfigurationError, match="AMQP URL"):
         storm(broker="http://127.0.0.1:5672")
+
+
+SCRIPT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "rabbitmq"
+)
+
+
+def run_script(*args):
+    import subprocess
+
+    return subprocess.run(
+        ["bash", SCRIPT, *args], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_script_stop_refuses_what_it_did_not_start(tmp_path):
+    """scripts/rabbitmq stop only touches a state directory its own start created."""
+    (tmp_path / "env").write_text("NODE=rabbit@localhost\n")
+    result = run_script("stop", str(tmp_path))
+    assert result.returncode == 1
+    assert "refusing to touch it" in result.stderr
+    assert (tmp_path / "env").exists()
+    assert run_script("stop").returncode == 1  # no directory: usage
+    assert run_script("stop", str(tmp_path / "gone")).returncode == 0  # already stopped
+    bad = run_script("restart")
+    assert bad.returncode == 2 and "usage" in bad.stderr
