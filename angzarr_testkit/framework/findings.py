@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import UsageError
+
 __all__ = [
     "ERROR",
     "KINDS",
@@ -195,7 +197,7 @@ class Finding:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown finding kind {self.kind!r}; known: {', '.join(KINDS)}")
+            raise UsageError(f"unknown finding kind {self.kind!r}; known: {', '.join(KINDS)}")
 
     @property
     def severity(self) -> str:
