@@ -324,6 +324,8 @@ def _output_file(path: str, option: str) -> Path:
 
     if file.is_dir():
         raise refuse("it is a directory")
+    if parent.exists() and not parent.is_dir():
+        raise refuse(f"{str(parent)!r} is a file, not a directory")
     if not parent.is_dir():
         raise refuse(f"the directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK) or (file.exists() and not os.access(file, os.W_OK)):
@@ -602,7 +604,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{prefix}{where}{exc.strerror or describe_exception(exc)}{hint}", debug)
     except SystemExit as exc:  # only user code (a target, an event source) exits in here
-        return _fail(f"{prefix}user code called sys.exit({exc.code!r}) during the run{hint}", debug)
+        return _fail(
+            f"{prefix}user code called sys.exit({exc.code!r}) (SystemExit) during the run{hint}",
+            debug,
+        )
     except KeyboardInterrupt:
         print("angzarr-testkit: interrupted", file=sys.stderr)
         return _EXIT_INTERRUPTED

@@ -86,13 +86,19 @@ def output_dir(directory: str | os.PathLike[str] | None = None, *, create: bool 
     chosen = directory if directory is not None else (os.environ.get(DIR_ENV) or DEFAULT_DIR)
     path = Path(chosen)
     if create and not path.is_dir():
+        source = "output directory" if directory is not None else f"{DIR_ENV} directory"
+        if directory is None and not os.environ.get(DIR_ENV):
+            source = "default output directory"
+        if path.exists():
+            raise UsageError(
+                f"the {source} {str(path)!r} is an existing file, not a directory",
+                code=codes.OUTPUT_UNWRITABLE,
+                details={"path": str(path)},
+            )
         try:
             path.mkdir(parents=True, exist_ok=True)
             (path / ".gitignore").write_text("*\n", encoding="utf-8")
         except OSError as exc:
-            source = "output directory" if directory is not None else f"{DIR_ENV} directory"
-            if directory is None and not os.environ.get(DIR_ENV):
-                source = "default output directory"
             raise UsageError(
                 f"cannot create the {source} {str(path)!r}: {exc.strerror or exc}",
                 code=codes.OUTPUT_UNWRITABLE,
