@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,10 +48,19 @@ def test_demo_reports_double_apply_and_clean_deferred(capsys):
 
 
 def test_bad_option_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["demo", "--redeliveries", "0"])
-    assert info.value.code == 2
-    assert "--redeliveries must be at least 1" in capsys.readouterr().err
+    assert main(["demo", "--redeliveries", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --redeliveries: 0 is not an integer >= 1" in err and err.count("\n") == 1
+
+
+def test_help_documents_exit_codes_and_the_output_folder(capsys):
+    for argv in (["--help"], ["storm", "--help"], ["replay", "--help"], ["shrink", "--help"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
+        out = capsys.readouterr().out
+        assert "0  clean" in out and "1  findings" in out and "2  the run could not be done" in out
+        assert "ANGZARR_TESTKIT_DIR" in out and ".angzarr-testkit" in out
 
 
 def test_console_script_is_installed():
@@ -84,7 +94,22 @@ def test_storm_clean_exits_0_with_summary(capsys, tmp_path):
     assert main(STORM + ["--duplicate", "0.2", "--require", "duplicate"]) == 0
     out = capsys.readouterr().out
     assert "storm seed 4: CLEAN" in out and "deliveries" in out
-    assert "trace: storm-4.jsonl" in out and (tmp_path / "storm-4.jsonl").exists()
+    assert "trace: .angzarr-testkit/storm-4.jsonl" in out
+    assert (tmp_path / ".angzarr-testkit" / "storm-4.jsonl").exists()
+    # nothing lands in the working directory itself
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".angzarr-testkit"]
+    assert (tmp_path / ".angzarr-testkit" / ".gitignore").read_text() == "*\n"
+
+
+def test_output_folder_precedence_flag_then_env(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANGZARR_TESTKIT_DIR", str(tmp_path / "env"))
+    assert main(STORM) == 0
+    assert (tmp_path / "env" / "storm-4.jsonl").exists()
+    assert main(STORM + ["--output-dir", str(tmp_path / "flag")]) == 0
+    assert (tmp_path / "flag" / "storm-4.jsonl").exists()
+    assert main(["replay", str(tmp_path / "env" / "storm-4.jsonl")]) == 0
+    assert (tmp_path / "env" / "storm-4.replay.jsonl").exists()
+    assert not (tmp_path / ".angzarr-testkit").exists()
 
 
 def test_storm_json_has_the_documented_keys(capsys):
@@ -130,9 +155,9 @@ def test_target_and_input_errors_exit_2_with_one_line(capsys, argv, needle):
     ],
 )
 def test_usage_errors_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == 2
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
 
 
 def test_replay_and_shrink_commands(tmp_path, capsys):
@@ -164,3 +189,178 @@ def test_storm_html_report(tmp_path, capsys):
     text = html.read_text()
     assert "<svg" in text and "CLEAN" in text
     assert f"html report: {html}" in capsys.readouterr().out
+
+
+def test_replay_whose_verdict_differs_says_so(tmp_path, capsys):
+    trace = tmp_path / "t.jsonl"
+    failing = ["storm", "sagas:explicit_saga", *STORM[2:], "--duplicate", "0.3"]
+    assert main([*failing, "--trace", str(trace)]) == 1
+    capsys.readouterr()
+    # the fixed saga replays the failing schedule clean: exit 0, and it says so
+    assert main(["replay", str(trace), "--target", "sagas:deferred_saga"]) == 0
+    out = capsys.readouterr().out
+    assert "replay verdict differs from the recorded one: recorded NOT CLEAN (double-apply" in out
+    assert main(["replay", str(trace), "--target", "sagas:deferred_saga", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["replay"]["verdict_changed"] is True and data["replay"]["recorded_ok"] is False
+    assert main(["replay", str(trace), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["replay"]["verdict_changed"] is False
+
+
+def test_json_says_what_it_truncated(tmp_path, capsys):
+    failing = ["storm", "sagas:explicit_saga", *STORM[2:], "--duplicate", "0.5", "--json"]
+    assert main([*failing, "--max-findings", "0"]) == 1
+    full = json.loads(capsys.readouterr().out)
+    total = full["finding_counts"]["double-apply"]
+    assert full["truncated"] == {} and full["max_findings_per_kind"] is None
+    assert len(full["findings"]) == sum(full["finding_counts"].values())
+    assert main([*failing, "--max-findings", "1"]) == 1
+    capped = json.loads(capsys.readouterr().out)
+    assert capped["max_findings_per_kind"] == 1
+    if total > 1:
+        assert capped["truncated"]["double-apply"] == total - 1
+
+
+def test_debug_prints_the_traceback(tmp_path, capsys):
+    argv = ["replay", str(tmp_path / "missing.jsonl")]
+    assert main(argv) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert main([*argv, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "TraceError" in err
+    assert main(["--debug", *argv]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_shrink_defaults_to_the_output_folder_and_speaks_json(tmp_path, capsys):
+    trace = tmp_path / "t.jsonl"
+    assert (
+        main(
+            [
+                "storm",
+                "sagas:explicit_saga",
+                *STORM[2:],
+                "--duplicate",
+                "0.3",
+                "--trace",
+                str(trace),
+            ]
+        )
+        == 1
+    )
+    capsys.readouterr()
+    assert main(["shrink", str(trace), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "double-apply" and data["deliveries"] == 2
+    assert Path(data["test_file"]).parent == Path(".angzarr-testkit/shrink-t")
+    assert (tmp_path / data["test_file"]).exists()
+
+
+def _storm_has(name):
+    import inspect
+
+    from angzarr_testkit.simulate import Storm
+
+    return name in inspect.signature(Storm).parameters
+
+
+@pytest.mark.parametrize(
+    ("flags", "param"),
+    [
+        (["--allow-vacuous"], "allow_vacuous"),
+        (["--fail-on", "rejected-command"], "fail_on"),
+        (["--delivery-budget", "1000"], "delivery_budget"),
+    ],
+)
+def test_verdict_flags_reach_the_storm(flags, param, capsys):
+    """Passed to Storm only when given; before Storm has the parameter, a clear exit 2."""
+    code = main(STORM + flags)
+    err = capsys.readouterr().err
+    if not _storm_has(param):
+        assert code == 2 and f"Storm has no {param}=" in err and flags[0] in err
+        return
+    assert code == 0, err
+
+
+@pytest.mark.skipif(not _storm_has("fail_on"), reason="Storm has no fail_on= in this build")
+def test_fail_on_makes_rejections_fail_and_replays_keep_it(tmp_path, capsys):
+    trace = tmp_path / "t.jsonl"
+    argv = ["storm", "sagas:bad_cover_saga", *STORM[2:], "--json", "--trace", str(trace)]
+    assert main([*argv, "--fail-on", "rejected-command"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {"rejected-command", "invalid-command"} & set(data["finding_counts"])
+    assert main(["replay", str(trace), "--json"]) == 1  # the header keeps fail_on
+    assert json.loads(capsys.readouterr().out)["replay"]["verdict_changed"] is False
+
+
+@pytest.mark.skipif(not _storm_has("delivery_budget"), reason="Storm has no delivery_budget=")
+def test_delivery_budget_stops_the_storm(capsys):
+    code = main(STORM + ["--delivery-budget", "3", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and "budget-exhausted" in data["finding_counts"]
+
+
+# -- with --json, stdout holds only the document ----------------------------------------------
+
+NOISY = """\
+import os, sys
+
+import sagas
+from test_storm import one_sku
+
+print("printed while importing")
+HELD = sys.stdout  # a logger that keeps the stream it was given (structlog's PrintLogger)
+ORIGINAL = sys.__stdout__  # ... or the process's own stdout
+
+
+def source(rng, i):
+    print("print from the event source")
+    HELD.write("held stream\\n")
+    HELD.flush()
+    ORIGINAL.write("original stream\\n")
+    ORIGINAL.flush()
+    os.write(1, b"fd-level write\\n")
+    return one_sku(rng, i)
+
+
+saga = sagas.deferred_saga
+"""
+
+
+def test_json_stdout_is_only_the_document(tmp_path):
+    (tmp_path / "noisy.py").write_text(NOISY)
+    tests = Path(__file__).resolve().parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tests), env.get("PYTHONPATH", "")])
+    argv = [
+        "storm",
+        "noisy:saga",
+        "--source-domain",
+        "order",
+        "--output-domain",
+        "inventory",
+        "--events",
+        "3",
+        "--event-source",
+        "noisy:source",
+        "--json",
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "angzarr_testkit.cli", *argv],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)  # nothing else on stdout
+    assert data["ok"] is True
+    for noise in (
+        "printed while importing",
+        "print from the event source",
+        "held stream",
+        "original stream",
+        "fd-level write",
+    ):
+        assert noise in run.stderr and noise not in run.stdout

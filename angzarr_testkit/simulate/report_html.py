@@ -796,6 +796,15 @@ def _findings_section(groups: list[tuple[str, list[Finding]]], cap: int) -> str:
     out = ['<section class="card" id="findings"><h2>Findings</h2>']
     if not groups:
         out.append('<p class="hint">None.</p>')
+    left_out = [(kind, len(items) - max(cap, 0)) for kind, items in groups if len(items) > cap]
+    if left_out:
+        listed = ", ".join(f"{n:,} {_e(kind)}" for kind, n in left_out)
+        out.append(
+            f'<p class="capnote" id="findings-truncated">At most {max(cap, 0):,} findings of '
+            f"each kind are listed; left out: {listed} (the counts above are complete; "
+            "<code>--max-findings 0</code> or <code>max_findings_per_kind=</code> lists "
+            "more).</p>"
+        )
     for kind, items in groups:
         info = KINDS.get(kind)
         severity = info.severity if info else "error"

@@ -86,13 +86,19 @@ def output_dir(directory: str | os.PathLike[str] | None = None, *, create: bool 
     chosen = directory if directory is not None else (os.environ.get(DIR_ENV) or DEFAULT_DIR)
     path = Path(chosen)
     if create and not path.is_dir():
+        source = "output directory" if directory is not None else f"{DIR_ENV} directory"
+        if directory is None and not os.environ.get(DIR_ENV):
+            source = "default output directory"
+        if path.exists():
+            raise UsageError(
+                f"the {source} {str(path)!r} is an existing file, not a directory",
+                code=codes.OUTPUT_UNWRITABLE,
+                details={"path": str(path)},
+            )
         try:
             path.mkdir(parents=True, exist_ok=True)
             (path / ".gitignore").write_text("*\n", encoding="utf-8")
         except OSError as exc:
-            source = "output directory" if directory is not None else f"{DIR_ENV} directory"
-            if directory is None and not os.environ.get(DIR_ENV):
-                source = "default output directory"
             raise UsageError(
                 f"cannot create the {source} {str(path)!r}: {exc.strerror or exc}",
                 code=codes.OUTPUT_UNWRITABLE,
@@ -152,7 +158,7 @@ class TraceWriter:
     def finish(self, summary: dict[str, Any]) -> None:
         """Write the closing ``summary`` line (with ``lines`` and ``digest`` added) and close."""
         self._flush()
-        body = dict(summary, type="summary", lines=self._lines)
+        body = {"type": "summary", **summary, "lines": self._lines}
         head = json.dumps(body, separators=(",", ":"))[:-1].encode("utf-8")
         self._digest.update(head)
         tail = self._digest.hexdigest().encode("ascii")
@@ -278,21 +284,30 @@ def _check_header(obj: dict[str, Any]) -> None:
 
 
 def _header(file: Path, obj: Any) -> dict[str, Any]:
-    if not isinstance(obj, dict) or obj.get("type") != "storm" or "version" not in obj:
+    if not isinstance(obj, dict) or obj.get("type") != "storm":
         raise _fail(file, "not an angzarr-testkit storm trace (line 1 is not its header)", 1)
     version = obj.get("version")
-    if version != TRACE_VERSION or obj.get("format") != TRACE_FORMAT:
-        if version == 1:
-            problem = (
-                "trace format version 1 has no integrity digest and is no longer replayed; "
-                "re-record the storm with this kit"
-            )
-        else:
-            problem = (
-                f"unknown trace format version {version!r} (this kit, "
-                f"angzarr-testkit, reads version {TRACE_VERSION})"
-            )
-        raise _fail(file, problem, 1)
+    if "format" not in obj and version == 1:
+        raise _fail(
+            file,
+            "trace format version 1 has no integrity digest and is no longer replayed; "
+            "re-record the storm with this kit",
+            1,
+        )
+    if obj.get("format") != TRACE_FORMAT:
+        raise _fail(
+            file,
+            f"not an angzarr-testkit storm trace (line 1 has format {safe_repr(obj.get('format'))}"
+            f", expected {TRACE_FORMAT!r})",
+            1,
+        )
+    if version != TRACE_VERSION:
+        raise _fail(
+            file,
+            f"unknown trace format version {safe_repr(version)} (this kit reads version "
+            f"{TRACE_VERSION}; a newer kit wrote it, or it was edited)",
+            1,
+        )
     if obj.get("config_digest") != config_digest(obj):
         raise _fail(file, "the header was edited (its config_digest does not match)", 1)
     try:
@@ -354,8 +369,8 @@ def _summary(file: Path, raw: bytes, obj: dict[str, Any], digest: Any, lines: in
     if obj.get("lines") != lines:
         raise _fail(
             file,
-            f"the summary counts {obj.get('lines')!r} lines before it but the file has "
-            f"{lines}: lines were dropped or added (the trace was edited)",
+            f"the summary counts {safe_repr(obj.get('lines'))} lines before it but the file "
+            f"has {lines}: lines were dropped or added (the trace was edited)",
             n,
         )
     digest.update(raw[:mark])
@@ -395,47 +410,72 @@ def read_schedule(path: str | os.PathLike[str]) -> Schedule:
 
 
 def _read(file: Path, handle: IO[bytes]) -> Schedule:
+    """One pass: hash every line, parse the header at once, and keep the first damaged body
+    line until the end, where the summary's digest says whether the file was edited (the
+    clearest message) or merely cut short."""
     digest = hashlib.sha256()
     schedule: Schedule | None = None
     seen: set[tuple[int, int]] = set()
+    problem: TraceError | None = None
     n = 0
     for raw in handle:
         n += 1
-        if schedule is not None and schedule.summary is not None:
-            raise _fail(file, "content after the summary line (the trace was edited)", n)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _fail(file, "is not UTF-8 text", n) from None
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            if not raw.endswith(b"\n"):
-                raise _fail(file, "the trace is truncated (its last line is cut)", n) from None
-            raise _fail(file, "is not a JSON line", n) from None
         if schedule is None:
-            schedule = Schedule(header=_header(file, obj))
+            schedule = Schedule(header=_header(file, _parse(file, raw, n)))
             digest.update(raw)
             continue
-        if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-            raise _fail(file, "is not a trace line (a JSON object with a type)", n)
+        if schedule.summary is not None:
+            raise _fail(file, "content after the summary line (the trace was edited)", n)
+        try:
+            obj = _parse(file, raw, n)
+            if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+                raise _fail(file, "is not a trace line (a JSON object with a type)", n)
+        except TraceError as exc:
+            digest.update(raw)
+            problem = problem or exc
+            continue
         if obj["type"] == "summary":
             if not raw.endswith(b"\n"):
                 raise _fail(file, "the trace is truncated (its summary line is cut)", n)
-            _summary(file, raw, obj, digest, n - 1, n)
+            try:
+                _summary(file, raw, obj, digest, n - 1, n)
+            except TraceError as exc:
+                if problem is not None:
+                    first = problem.message.split(": ", 1)[-1]
+                    exc.message += f"; the first damaged line is {problem.details['line']}: {first}"
+                    exc.args = (exc.message,)
+                raise
             schedule.summary = obj
             continue
         digest.update(raw)
-        try:
-            _body_line(obj, schedule, seen)
-        except (KeyError, ValueError) as exc:
-            raise _fail(file, f"not a valid trace line ({exc})", n) from None
+        if problem is None:
+            try:
+                _body_line(obj, schedule, seen)
+            except (KeyError, ValueError, TypeError) as exc:
+                problem = _fail(file, f"not a valid trace line ({exc})", n)
     if schedule is None:
         raise _fail(file, "the file is empty")
     if schedule.summary is None:
+        if problem is not None and "truncated" not in problem.message:
+            raise problem
         raise _fail(
             file,
             f"the trace is truncated: no summary line after line {n} (the storm did not "
             "finish writing it, or the file was cut)",
         )
+    if problem is not None:  # a digest that matches damaged content: forged, not cut
+        raise problem
     return schedule
+
+
+def _parse(file: Path, raw: bytes, n: int) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _fail(file, "is not UTF-8 text", n) from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        if not raw.endswith(b"\n"):
+            raise _fail(file, "the trace is truncated (its last line is cut)", n) from None
+        raise _fail(file, "is not a JSON line", n) from None
