@@ -16,10 +16,10 @@ happened. :func:`parse_response` refuses such replies with a :class:`MalformedRe
 Zero bytes are a legitimate empty response (a saga that emits nothing), and so is any
 valid, merely non-canonical encoding (fields out of order, unpacked repeated scalars).
 
-The check is cheap on the hot path (about 2 µs): one ``DiscardUnknownFields`` (recursive, in the protobuf
-runtime) and one ``ByteSize``. Only when the re-encoded size differs from what came (unknown
-fields were dropped, or the encoding was non-canonical) does a Python walk of the message
-tree look for the unknown fields, to decide and to name them.
+The check is cheap on the hot path (about 2 µs): one ``DiscardUnknownFields`` (recursive, in
+the protobuf runtime) and one ``ByteSize``. Only when the re-encoded size differs from what
+came (unknown fields were dropped, or the encoding was non-canonical) does a Python walk of the
+message tree look for the unknown fields, to decide and to name them.
 """
 
 from __future__ import annotations
