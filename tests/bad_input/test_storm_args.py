@@ -128,7 +128,15 @@ ARGS = [
 ]
 
 
-@pytest.mark.parametrize(("kwargs", "error", "param"), ARGS, ids=[repr(a[0]) for a in ARGS])
+def _case_id(kwargs):
+    # callables have no stable repr (xdist workers must collect the same ids)
+    return ",".join(
+        f"{k}={v.__code__.co_argcount}-arg-callable" if callable(v) else f"{k}={v!r}"
+        for k, v in kwargs.items()
+    )
+
+
+@pytest.mark.parametrize(("kwargs", "error", "param"), ARGS, ids=[_case_id(a[0]) for a in ARGS])
 def test_bad_storm_argument(kwargs, error, param):
     err = raises(error, param, lambda: storm(**kwargs))
     if isinstance(err, UsageError) and "parameter" in err.details:
