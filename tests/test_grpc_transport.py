@@ -2,8 +2,8 @@
 
 The oracle must not care where the handler runs: a storm through a ``grpc://`` target gives
 the same trace, counts and findings as the same seeded storm in process. Failures of the
-transport (server down, deadline, garbage answers) are ``handler-error`` findings naming the
-gRPC status, and never hang.
+transport (server down, deadline) are ``handler-error`` findings naming the gRPC status,
+garbage answers are ``malformed-response`` findings, and nothing hangs.
 """
 
 # No `from __future__ import annotations`: angzarr_client evaluates the handler annotations
@@ -111,8 +111,13 @@ def pm_storm(target, **kw):
 
 def assert_same_storm(remote, local):
     """Same schedule, same counters, same findings, in the same order."""
-    # line 1 names the target; the summary's digest covers it
-    assert remote.trace.lines()[1:-1] == local.trace.lines()[1:-1]
+    # Line 1 names the target, and the closing summary's digest covers line 1: compare the
+    # rest, and the summary without its digest.
+    remote_lines, local_lines = remote.trace.lines(), local.trace.lines()
+    assert remote_lines[1:-1] == local_lines[1:-1]
+    remote_summary, local_summary = json.loads(remote_lines[-1]), json.loads(local_lines[-1])
+    assert remote_summary.pop("digest") != local_summary.pop("digest")
+    assert remote_summary == local_summary
     assert remote.counts == local.counts
     assert remote.fault_coverage == local.fault_coverage
     assert [f.kind for f in remote.findings] == [f.kind for f in local.findings]
@@ -402,7 +407,7 @@ def test_a_slow_handler_is_a_deadline_exceeded_finding():
 
 
 @needs_grpc
-def test_garbage_answers_are_parse_errors():
+def test_garbage_answers_are_malformed_responses():
     def garbage(request, context):
         return b"\xff\xff\xff"
 
@@ -419,10 +424,12 @@ def test_garbage_answers_are_parse_errors():
         saga_server.stop(None)
         pm_server.stop(None)
     (finding,) = h.findings
-    assert finding.kind == "handler-error"
-    assert "3 bytes that do not parse as angzarr.SagaResponse" in finding.message
-    assert_poisoned(pm)
-    assert "do not parse as angzarr.ProcessManagerHandleResponse" in pm.findings[0].message
+    assert finding.kind == "malformed-response"
+    assert "expected angzarr.SagaResponse, got 3 bytes that do not parse" in finding.message
+    # A reply that does not decode fails the call, as in core: the PM's trigger is requeued.
+    kinds = [f.kind for f in pm.findings]
+    assert kinds[-1] == "dead-lettered" and set(kinds[:-1]) == {"malformed-response"}
+    assert "expected angzarr.ProcessManagerHandleResponse" in pm.findings[0].message
 
 
 @needs_grpc
@@ -531,7 +538,8 @@ def test_cli_storm_against_a_grpc_target_exits_as_in_process(tmp_path, monkeypat
             assert remote[1][key] == local[1][key]
     # A server that is down is a storm of handler-error findings, not a hang or a crash.
     code, report = run(closed_address() + "?timeout=1", 3)
-    assert code == 1 and set(report["finding_counts"]) == {"handler-error"}
+    # (and, since nothing was applied, a vacuous run)
+    assert code == 1 and set(report["finding_counts"]) == {"handler-error", "vacuous-run"}
     assert "UNAVAILABLE" in report["findings"][0]["message"]
     assert cli_main(["storm", "grpc://127.0.0.1", "--source-domain", "order"]) == 2
     assert "has no port" in capsys.readouterr().err

@@ -586,8 +586,16 @@ class SagaHarness:
                 arity=1,
                 signature="'strict', 'commutative' or a callable fn(CommandBook) -> bool",
             )
-        else:
-            checked(ConfigurationError, check_choice, merge, "merge", ("strict", "commutative"))
+        elif not isinstance(merge, str) or merge not in ("strict", "commutative"):
+            raise recast(
+                usage_error(
+                    "merge",
+                    merge,
+                    "'strict', 'commutative' or a callable fn(CommandBook) -> bool",
+                    type_error=not isinstance(merge, str),
+                ),
+                ConfigurationError,
+            )
         self.pipeline.specs[domain] = AggregateSpec(
             handler=handler, commutative=merge_policy(merge)
         )

@@ -730,8 +730,8 @@ class _Engine:
         self.budget = storm.delivery_budget
         self.exhausted = False
         self.unpublished = 0
-        # (message id, copy) -> message, for every message not yet acked or dead-lettered
-        self.unsettled: dict[tuple[int, int], _Message] = {}
+        # every message not yet acked or dead-lettered (messages hash by identity)
+        self.unsettled: set[_Message] = set()
         self.source_name = describe_source(storm.event_source)
         temporary = storm.trace_path is None
         path = Trace.temporary_path() if temporary else storm.trace_path
@@ -760,13 +760,18 @@ class _Engine:
         progress = self._progress(total)
         bus, counts, budget = self.bus, self.counts, self.budget
         event_domain = self._event_domain
+        plain = storm.kind == "saga"  # a saga's bare events come from its source domain
         while published < total or bus.pending():
             if counts["deliveries"] >= budget:
                 self.exhausted = True
                 self.unpublished = total - published
                 break
             while published < total and bus.has_room():
-                src, event = event_domain(source(rng, published), published, domain)
+                event = source(rng, published)
+                if plain and not isinstance(event, tuple):
+                    src = domain
+                else:
+                    src, event = event_domain(event, published, domain)
                 r = rng.randrange(storm.roots)
                 key = (src, r)
                 root = roots.get(key)
@@ -794,7 +799,7 @@ class _Engine:
             original = messages.get((msg_id, 0))
             trigger = original.trigger if original else _parse_book(msg_id, book)
             message = messages[(msg_id, copy)] = _Message(msg_id, book, trigger, copy)
-            self.unsettled[(msg_id, copy)] = message
+            self.unsettled.add(message)
             self.counts["published" if not duplicate else "duplicates"] += 1
             if duplicate:
                 self.coverage["duplicate"] += 1
@@ -915,13 +920,13 @@ class _Engine:
     def _publish(self, msg_id: int, book: bytes, duplicate: bool, root_label: str) -> None:
         trigger = wire.types_pb2.EventBook.FromString(book)
         message = _Message(msg_id, book, trigger)
-        self.unsettled[(msg_id, 0)] = message
+        self.unsettled.add(message)
         self.bus.publish(message)
         self.counts["published"] += 1
         self._trace_publish(message, duplicate=False, root_label=root_label)
         if duplicate:
             copy = _Message(msg_id, book, trigger, copy=1)
-            self.unsettled[(msg_id, 1)] = copy
+            self.unsettled.add(copy)
             self.bus.publish(copy)
             self.counts["duplicates"] += 1
             self.coverage["duplicate"] += 1
@@ -973,7 +978,7 @@ class _Engine:
         return "requeue"
 
     def _dead_letter(self, message: _Message) -> None:
-        self.unsettled.pop((message.id, message.copy), None)
+        self.unsettled.discard(message)
         self.counts["dead_lettered"] += 1
         self.coverage["delivery-limit"] += 1
         label = self.h._trigger_label(message.trigger)
@@ -1067,7 +1072,7 @@ class _Engine:
         return consumer
 
     def _ack(self, message: _Message) -> str:
-        self.unsettled.pop((message.id, message.copy), None)
+        self.unsettled.discard(message)
         self.counts["acked"] += 1
         self.bus.ack(message)
         return "ack"
@@ -1131,7 +1136,7 @@ class _Engine:
             self._dead_letter(message)  # what the broker dead-lettered
         storm = self.storm
         if self.exhausted:
-            cycling = list(self.unsettled.values())
+            cycling = list(self.unsettled)
             self.extra_findings.append(
                 budget_finding(
                     self.budget,

@@ -128,11 +128,15 @@ ARGS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "param"),
-    ARGS,
-    ids=[f"{i}-{next(iter(a[0]), 'none')}" for i, a in enumerate(ARGS)],
-)
+def _case_id(kwargs):
+    # callables have no stable repr (xdist workers must collect the same ids)
+    return ",".join(
+        f"{k}={v.__code__.co_argcount}-arg-callable" if callable(v) else f"{k}={v!r}"
+        for k, v in kwargs.items()
+    )
+
+
+@pytest.mark.parametrize(("kwargs", "error", "param"), ARGS, ids=[_case_id(a[0]) for a in ARGS])
 def test_bad_storm_argument(kwargs, error, param):
     err = raises(error, param, lambda: storm(**kwargs))
     if isinstance(err, UsageError) and "parameter" in err.details:
@@ -202,11 +206,7 @@ YIELDS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("value", "error", "text"),
-    YIELDS,
-    ids=[f"{i}-{type(y[0]).__name__}" for i, y in enumerate(YIELDS)],
-)
+@pytest.mark.parametrize(("value", "error", "text"), YIELDS, ids=[repr(y[0])[:40] for y in YIELDS])
 def test_event_source_yields_something_unpublishable(value, error, text):
     with pytest.raises(error) as info:
         storm(event_source=yields(value, at=2)).run()

@@ -296,6 +296,7 @@ def test_a_raising_handler_is_a_handler_error_finding(kind, exc, needle, error):
     assert not h.clean
 
 
+@pytest.mark.internal_exception_ok(reason="KeyboardInterrupt must propagate out of the kit")
 @pytest.mark.parametrize("kind", KINDS)
 def test_keyboard_interrupt_from_a_handler_stops_the_run(kind):
     h = make(kind, raising(KeyboardInterrupt()))
