@@ -43,6 +43,11 @@ Feature: Every finding kind the oracle reports
     Then the saga fails to stamp domain "shipping" with code "MISSING_DESTINATION_SEQUENCE"
     And the only findings are of kind "missing-destination-sequence"
 
+  Scenario: invalid-command
+    Given the saga "sagas:bad_cover_saga" from domain "order" to domains "inventory"
+    When OrderCreated is delivered from root "order-1"
+    Then the only findings are of kind "invalid-command"
+
   Scenario: handler-error
     Given the saga "sagas:exploding_saga" from domain "order" to domains "inventory"
     When OrderCreated is delivered from root "order-1"

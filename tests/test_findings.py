@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -108,8 +109,71 @@ def test_render_findings_orders_errors_first_and_counts():
     assert render_findings([]) == "findings: none"
 
 
-def test_every_kind_is_documented_with_severity():
-    text = DOCS.read_text()
+def _table(text: str) -> list[tuple[str, str, str]]:
+    """The rows of docs/findings.md's kind table: (kind, severity, meaning)."""
+    rows = []
+    for line in text.splitlines():
+        match = re.fullmatch(r"\| `([a-z-]+)` \| (error|warning|note) \| (.+) \|", line)
+        if match:
+            rows.append(match.groups())
+    return rows
+
+
+def _sections(text: str) -> dict[str, str]:
+    """``## `kind``` heading -> the section's text (up to the next heading)."""
+    parts = re.split(r"^## `([a-z-]+)`\s*$", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def _doc_problems(text: str) -> list[str]:
+    """What docs/findings.md lacks: the table must be KINDS row for row (name, severity,
+    summary) in cause order, and every kind needs a section, in the same order, with
+    **Severity:** (its severity), **Means:**, **Example:**, **Fix:** and a **Core source:**
+    naming a core file (or saying it is the kit's oracle)."""
+    problems = []
+    if _table(text) != [(k.name, k.severity, k.summary) for k in KINDS.values()]:
+        problems.append("table")
+    sections = _sections(text)
+    if list(sections) != [k for k in KINDS if k in sections]:
+        problems.append("section order")
     for kind in KINDS.values():
-        assert f"## `{kind.name}`" in text, f"docs/findings.md lacks a section for {kind.name}"
-        assert f"| `{kind.name}` | {kind.severity} |" in text
+        body = sections.get(kind.name)
+        if body is None:
+            problems.append(f"{kind.name}: no section")
+            continue
+        if not re.search(rf"^\*\*Severity:\*\* {kind.severity}\.$", body, re.M):
+            problems.append(f"{kind.name}: severity")
+        for label in ("Means", "Example", "Fix", "Core source"):
+            found = re.search(rf"^\*\*{label}:\*\*(.*)$", body, re.M)
+            if not found or not found.group(1).strip():
+                problems.append(f"{kind.name}: {label}")
+        core = re.search(r"^\*\*Core source:\*\*(.*?)(?:\n\n|\Z)", body, re.M | re.S)
+        if core and "src/" not in core.group(1) and "kit's oracle" not in core.group(1):
+            problems.append(f"{kind.name}: core source names no file")
+    return problems
+
+
+def test_every_kind_is_documented_with_severity_example_fix_and_core_source():
+    assert _doc_problems(DOCS.read_text()) == []
+
+
+def test_a_broken_findings_doc_fails_the_check():
+    """The doc check can fail: a missing section, severity or core source line is caught."""
+    text = DOCS.read_text()
+    head, _, rest = text.partition("## `lost-command`")
+    no_section = head + "## `budget-exhausted`" + rest.partition("## `budget-exhausted`")[2]
+    assert _doc_problems(no_section) == ["lost-command: no section"]
+    wrong_severity = text.replace("**Severity:** warning.", "**Severity:** note.")
+    assert _doc_problems(wrong_severity) == ["rejected-command: severity"]
+    no_core = text.replace("**Core source:** the kit's oracle.", "Core: the kit's oracle.")
+    assert _doc_problems(no_core) == ["vacuous-run: Core source"]
+    table_row = text.replace("| `dead-lettered` | error |", "| `dead-lettered` | note |")
+    assert _doc_problems(table_row) == ["table"]
+
+
+def test_every_invalid_command_rule_is_documented():
+    from angzarr_testkit.framework.commands import RULES
+
+    text = DOCS.read_text()
+    for name in RULES:
+        assert f"`{name}`" in text, f"docs/findings.md does not list the rule {name}"
