@@ -100,8 +100,9 @@ def _strategy(value: object, default: SearchStrategy[T] | None = None) -> Search
     return st.just(value)
 
 
-#: the most pages, map entries or repeated elements a strategy draws (bounded memory)
-MAX_SIZE = 10_000
+#: the most pages, map entries or repeated elements a strategy draws: Hypothesis cannot draw
+#: a list longer than its buffer (8192 choices), so a larger min_size could never generate
+MAX_SIZE = 8_192
 #: the deepest nesting :func:`messages` builds
 MAX_DEPTH = 32
 

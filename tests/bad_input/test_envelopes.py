@@ -160,7 +160,10 @@ def _check_outcome(h, delivery, garbage, facts):
     assert all(f.kind in KINDS for f in findings)
     if _carries_unknown_fields([*garbage, *facts]):
         # bytes another schema wrote: the whole reply is a malformed response, nothing is sent
-        assert [f.kind for f in findings] == ["malformed-response"], render_findings(findings)
+        # (a process manager's trigger is requeued after it, and dead-lettered at the limit)
+        kinds = {f.kind for f in findings}
+        assert "malformed-response" in kinds, render_findings(findings)
+        assert kinds <= {"malformed-response", "dead-lettered"}, render_findings(findings)
         assert not h.clean
         return
     assert not [f for f in findings if f.kind == "handler-error"], render_findings(findings)
