@@ -215,3 +215,13 @@ def one_sku(rng, i):
 def refusing_inventory(ctx):
     """Business logic that refuses every reservation."""
     raise ValueError("not enough stock")
+
+
+def echo_saga(request):
+    """Answers with its own request: bytes that are not a SagaResponse (malformed-response)."""
+    return request
+
+
+def silent_saga(request):
+    """Emits nothing for every trigger although it declares output domains (vacuous-run)."""
+    return []

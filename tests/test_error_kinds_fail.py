@@ -10,8 +10,8 @@ same storm is run three ways, and each must fail:
   ``@pytest.mark.angzarr_allow(<every other kind>)`` fails and names it (pytester);
 * the CLI: ``angzarr-testkit storm sagas:NAME ... --json`` exits 1 and lists it as an error.
 
-:data:`PENDING` holds the error kinds that cannot be produced yet (they land with other parts
-of issue 11); :func:`test_the_table_covers_every_error_kind` keeps the table honest: every
+:data:`PENDING` holds the error kinds that cannot be produced by a storm (none today);
+:func:`test_the_table_covers_every_error_kind` keeps the table honest: every
 error kind of ``KINDS`` is either in the table or pending, so a new kind without a case fails.
 """
 
@@ -40,6 +40,8 @@ class Recipe:
     saga: str
     faults: dict[str, float | int] = field(default_factory=dict)
     events: int = 4
+    #: Storm options beyond the fault plan (e.g. ``delivery_budget``), CLI flags of the same names.
+    options: dict[str, int] = field(default_factory=dict)
 
     def storm_kwargs(self) -> dict[str, object]:
         return {
@@ -50,13 +52,14 @@ class Recipe:
             "roots": 2,
             "seed": 1,
             "faults": FaultPlan(**self.faults),
+            **self.options,
         }
 
     def argv(self, trace: Path) -> list[str]:
         argv = ["storm", f"sagas:{self.saga}", "--source-domain", "order"]
         argv += ["--output-domain", "inventory", "--event-source", "sagas:one_sku"]
         argv += ["--events", str(self.events), "--roots", "2", "--seed", "1"]
-        for name, value in self.faults.items():
+        for name, value in {**self.faults, **self.options}.items():
             argv += ["--" + name.replace("_", "-"), str(value)]
         return [*argv, "--trace", str(trace), "--json"]
 
@@ -73,11 +76,17 @@ RECIPES: dict[str, Recipe] = {
     "double-apply": Recipe("explicit_saga", {"duplicate": 1.0}),
     "dead-lettered": Recipe("stale_manual_saga"),
     "lost-command": Recipe("stale_saga"),
+    "invalid-command": Recipe("bad_cover_saga"),
+    "malformed-response": Recipe("echo_saga"),
+    "vacuous-run": Recipe("silent_saga"),
+    # Every delivery crashes before its ack and comes back: 3 deliveries cannot finish 4 events.
+    "budget-exhausted": Recipe(
+        "deferred_saga", {"crash_before_ack": 1.0}, options={"delivery_budget": 3}
+    ),
 }
 
-#: Error kinds with no recipe yet: they are being built in parallel (issue 11) and get a
-#: recipe when they land.
-PENDING = frozenset({"invalid-command", "malformed-response", "budget-exhausted", "vacuous-run"})
+#: Error kinds with no recipe (none today: every error kind can be produced by a storm).
+PENDING: frozenset[str] = frozenset()
 
 CASES = [pytest.param(kind, RECIPES[kind], id=kind) for kind in KINDS if kind in RECIPES]
 
@@ -129,6 +138,7 @@ def test_kind_fails_a_test_using_the_pytest_plugin(kind, recipe, pytester):
                     roots=2,
                     seed=1,
                     faults=FaultPlan(**{recipe.faults!r}),
+                    **{recipe.options!r},
                 ).run()
             """
         )
