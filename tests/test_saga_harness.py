@@ -635,3 +635,32 @@ def test_a_target_module_that_fails_to_import_is_a_target_error(tmp_path, monkey
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(TargetError, match="raised RuntimeError: bad config"):
         SagaHarness("broken_saga_mod:saga", source_domain="order")
+
+
+def _rewritten_source(edit):
+    """A deferred saga whose header's source cover is the trigger's, edited by ``edit``."""
+
+    def saga(request):
+        [cmd] = sagas.deferred_saga(request)
+        edit(cmd.pages[0].header.angzarr_deferred.source)
+        return [cmd]
+
+    return saga
+
+
+@pytest.mark.parametrize(
+    ("edit", "valid"),
+    [
+        (lambda src: None, True),  # the trigger's cover as it came (the fast path)
+        (lambda src: setattr(src, "correlation_id", "another"), True),  # not part of it
+        (lambda src: src.ClearField("correlation_id"), True),
+        (lambda src: setattr(src.root, "value", uuid_for("elsewhere")), False),
+        (lambda src: setattr(src, "domain", "payment"), False),
+        (lambda src: setattr(src.edition, "name", "v2"), False),
+    ],
+    ids=["as-came", "other-correlation", "no-correlation", "root", "domain", "edition"],
+)
+def test_provenance_compares_domain_root_and_edition_of_the_source(edit, valid):
+    h = harness(_rewritten_source(edit))
+    h.deliver(order(), root=ORDER, correlation_id="c-1")
+    assert ("invalid-provenance" not in kinds(h)) is valid, kinds(h)

@@ -76,13 +76,24 @@ def fingerprint(
     serialization is canonical either way; payloads stay as the handler packed them, and the
     slow path (:func:`first_difference`) unpacks them.
     """
+    # Fast path: most outputs have no explicit command-page sequence (deferred headers, or
+    # a saga that emits nothing), and one cheap scan says so.
+    for command in response.commands:
+        for page in command.pages:
+            if page.header.WhichOneof("sequence_type") == "sequence":
+                return _explicit_fingerprint(response, response_bytes, seqs)
+    return hash(response_bytes) & _MASK64, ()
+
+
+def _explicit_fingerprint(
+    response: Any, response_bytes: bytes, seqs: Mapping[str, int]
+) -> tuple[int, SeqInfo]:
+    """:func:`fingerprint` of an output with at least one explicit command-page sequence."""
     info: list[tuple[int, int | None]] = []
-    normalized = None
+    normalized = type(response).FromString(response_bytes)
     for c_index, command in enumerate(response.commands):
         base = None
         for p_index, page in enumerate(command.pages):
-            if not page.HasField("header"):
-                continue
             header = page.header
             if header.WhichOneof("sequence_type") != "sequence":
                 continue
@@ -90,12 +101,8 @@ def fingerprint(
                 base = seqs.get(command.cover.domain)
             raw = header.sequence
             info.append((raw, None if base is None else raw - base))
-            if normalized is None:
-                normalized = type(response).FromString(response_bytes)
             if raw:
                 normalized.commands[c_index].pages[p_index].header.sequence = 0
-    if normalized is None:
-        return hash(response_bytes) & _MASK64, ()
     return hash(normalized.SerializeToString()) & _MASK64, tuple(info)
 
 

@@ -178,6 +178,10 @@ def saga_response_bytes(raw: Any) -> bytes:
     """
     if raw is None:
         return b""
+    book_class = wire.types_pb2.CommandBook
+    if type(raw) is list and all(type(item) is book_class for item in raw):
+        # Fast path: the usual in-process return, a list of the active CommandBook class.
+        return b"".join([length_delimited(b"\n", item.SerializeToString()) for item in raw])
     name = _full_name(raw)
     if name == "angzarr.SagaResponse":
         return raw.SerializeToString()
