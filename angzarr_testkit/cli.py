@@ -310,17 +310,13 @@ def _import(spec: str, what: str) -> Any:
 
 def _output_file(path: str, option: str) -> Path:
     """An output path named on the command line, checked before any work is done."""
-    from .errors import UsageError, codes
+    from .errors import UsageError, unwritable
 
     file = Path(path)
     parent = file.parent if str(file.parent) else Path(".")
 
     def refuse(problem: str) -> UsageError:
-        return UsageError(
-            f"{option}: cannot write {path!r}: {problem}",
-            code=codes.OUTPUT_UNWRITABLE,
-            details={"parameter": option, "value": path},
-        )
+        return unwritable(f"{option}: cannot write {path!r}: {problem}", path, option)
 
     if file.is_dir():
         raise refuse("it is a directory")

@@ -118,6 +118,15 @@ class UsageError(ClientError, ValueError):
     default_code = codes.INVALID_ARGUMENT
 
 
+def unwritable(message: str, path: object, parameter: str | None = None) -> UsageError:
+    """The :class:`UsageError` for an output path the kit cannot write (code
+    ``OUTPUT_UNWRITABLE``; ``details`` has ``path``, or ``parameter`` and ``value``)."""
+    details = {"path": str(path)} if parameter is None else {"parameter": parameter}
+    if parameter is not None:
+        details["value"] = str(path)
+    return UsageError(message, code=codes.OUTPUT_UNWRITABLE, details=details)
+
+
 class UsageTypeError(UsageError, TypeError):
     """A :class:`UsageError` for a value of the wrong type (also a ``TypeError``)."""
 

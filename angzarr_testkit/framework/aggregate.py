@@ -16,9 +16,16 @@ from typing import Any, NamedTuple
 from google.protobuf import empty_pb2
 
 from .. import wire
-from ..errors import ConfigurationError, InvalidArgumentError
+from ..errors import (
+    ConfigurationError,
+    InvalidArgumentError,
+    UsageError,
+    UserCodeError,
+    describe_exception,
+    safe_repr,
+)
 from ..ids import root_str
-from ..validate import DOMAIN_RE, check_uint32, checked
+from ..validate import DOMAIN_RE, check_callable, check_uint32, checked, usage_error
 from .commands import check_command, check_fact
 from .encode import length_delimited, varint
 from .targets import _describe, _full_name
@@ -362,9 +369,6 @@ def merge_policy(merge: str | Commutative) -> Commutative:
     predicate raises :class:`~angzarr_testkit.errors.UserCodeError` naming it (the original
     exception chained), out of the ``deliver()`` whose command needed the decision.
     """
-    # Imported here, not at the top, so that this change stays inside the function.
-    from ..errors import UsageError, UserCodeError, describe_exception, safe_repr
-    from ..validate import check_callable, usage_error
 
     accepted = (
         "'strict' (the domain declares no change commutative), 'commutative' (it declares "

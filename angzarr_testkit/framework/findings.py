@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from ..validate import check_names, usage_error
 
 __all__ = [
     "ERROR",
@@ -134,7 +135,6 @@ def error_kinds() -> frozenset[str]:
 def check_kinds(value: Any, param: str) -> frozenset[str]:
     """Finding kind names given by a user (``allow=``, ``fail_on=``): a list of known kinds;
     a lone string or an unknown kind is a :class:`~angzarr_testkit.errors.UsageError`."""
-    from ..validate import check_names, usage_error
 
     def one(kind: Any, where: str) -> str:
         if not isinstance(kind, str) or kind not in KINDS:
@@ -164,8 +164,24 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: KINDS[f.kind].rank)
 
 
+class _KindSeverity:
+    """``severity`` and ``is_error`` of anything with a ``kind`` (findings and groups)."""
+
+    kind: str
+
+    @property
+    def severity(self) -> str:
+        """``"error"``, ``"warning"`` or ``"note"`` (the kind's default, see :data:`KINDS`)."""
+        return KINDS[self.kind].severity
+
+    @property
+    def is_error(self) -> bool:
+        """Whether this makes the run unclean."""
+        return self.severity == ERROR
+
+
 @dataclass(frozen=True)
-class Finding:
+class Finding(_KindSeverity):
     """One thing the oracle saw.
 
     Attributes:
@@ -198,16 +214,6 @@ class Finding:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise UsageError(f"unknown finding kind {self.kind!r}; known: {', '.join(KINDS)}")
-
-    @property
-    def severity(self) -> str:
-        """``"error"``, ``"warning"`` or ``"note"`` (the kind's default, see :data:`KINDS`)."""
-        return KINDS[self.kind].severity
-
-    @property
-    def is_error(self) -> bool:
-        """Whether this finding makes the run unclean."""
-        return self.severity == ERROR
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (stable keys)."""
@@ -279,7 +285,7 @@ def defect_key(finding: Finding) -> str:
 
 
 @dataclass(frozen=True)
-class FindingGroup:
+class FindingGroup(_KindSeverity):
     """One defect seen ``count`` times: the findings of one kind with one :func:`defect_key`.
 
     Attributes:
@@ -298,14 +304,6 @@ class FindingGroup:
     def first(self) -> Finding:
         """The first finding of the group."""
         return self.examples[0]
-
-    @property
-    def severity(self) -> str:
-        return KINDS[self.kind].severity
-
-    @property
-    def is_error(self) -> bool:
-        return self.severity == ERROR
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: kind, severity, defect, count and the examples' dicts."""
@@ -356,8 +354,6 @@ def _example_line(f: Finding) -> str:
 def _check_findings(value: Any, param: str) -> list[Finding]:
     """A list of :class:`Finding` (a lone string, a non-iterable or a non-finding item is a
     :class:`~angzarr_testkit.errors.UsageTypeError` naming ``param``)."""
-    from ..validate import usage_error
-
     accepted = "an iterable of Finding (e.g. harness.findings or report.findings)"
     if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
         raise usage_error(param, value, accepted, type_error=True)

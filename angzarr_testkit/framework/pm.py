@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import wire
-from ..errors import ConfigurationError, InvalidArgumentError, codes
+from ..errors import ConfigurationError, InvalidArgumentError, codes, describe_exception
 from ..factories import pm_root
 from ..validate import check_bool, check_int, check_names, check_str, checked
 from .aggregate import Stream, edition_name, stream_label
@@ -36,7 +36,14 @@ from .saga import (
     _Work,
     validate_domain,
 )
-from .targets import HandlerAborted, HandlerResultError, PMTarget, resolve_pm_target
+from .targets import (
+    HandlerAborted,
+    HandlerExited,
+    HandlerResultError,
+    MalformedResponseError,
+    PMTarget,
+    resolve_pm_target,
+)
 
 __all__ = ["PMDelivery", "ProcessManagerHarness", "pm_root"]
 
@@ -454,10 +461,6 @@ class ProcessManagerHarness(SagaHarness):
             )
 
     def _handler_failed(self, work: _Work, exc: BaseException) -> None:
-        # Imported here, not at the top, so that this change stays inside the method.
-        from ..errors import describe_exception
-        from .targets import HandlerExited, MalformedResponseError
-
         code = getattr(exc, "code", None)
         described = describe_exception(exc)
         if code == codes.MISSING_DESTINATION_SEQUENCE or "No sequence for domain" in described:

@@ -20,7 +20,7 @@ from google.protobuf import symbol_database, text_format
 from google.protobuf.message import Message
 
 from .. import wire
-from ..errors import ConfigurationError, InvalidArgumentError, codes
+from ..errors import ConfigurationError, InvalidArgumentError, codes, describe_exception
 from ..ids import root_str, uuid_for
 from ..validate import (
     UINT32_MAX,
@@ -72,7 +72,14 @@ from .outputs import (
     sequences_differ,
     unpack_seqs,
 )
-from .targets import HandlerAborted, HandlerResultError, SagaTarget, resolve_saga_target
+from .targets import (
+    HandlerAborted,
+    HandlerExited,
+    HandlerResultError,
+    MalformedResponseError,
+    SagaTarget,
+    resolve_saga_target,
+)
 
 __all__ = [
     "PROFILES",
@@ -1430,10 +1437,6 @@ class SagaHarness:
         )
 
     def _handler_failed(self, work: _Work, exc: BaseException) -> None:
-        # Imported here, not at the top, so that this change stays inside the method.
-        from ..errors import describe_exception
-        from .targets import HandlerExited, MalformedResponseError
-
         label = self._trigger_label(work.trigger)
         trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
         if isinstance(exc, MalformedResponseError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, UsageError, UsageTypeError, codes, safe_repr
+from ..errors import ConfigurationError, UsageTypeError, safe_repr, unwritable
 from ..framework.findings import KINDS
 from ..framework.saga import SagaHarness
 from ..validate import check_int
@@ -161,25 +161,25 @@ def _prepare_out_dir(out_dir: str | Path) -> Path:
             details={"parameter": "out_dir", "value": safe_repr(out_dir)},
         ) from None
     if out.exists() and not out.is_dir():
-        raise UsageError(
+        raise unwritable(
             f"out_dir: {str(out)!r} is an existing file; expected a directory (it is created "
             "when missing)",
-            code=codes.OUTPUT_UNWRITABLE,
-            details={"parameter": "out_dir", "value": str(out)},
+            out,
+            "out_dir",
         )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(
+        raise unwritable(
             f"out_dir: cannot create the directory {str(out)!r}: {exc.strerror or exc}",
-            code=codes.OUTPUT_UNWRITABLE,
-            details={"parameter": "out_dir", "value": str(out)},
+            out,
+            "out_dir",
         ) from exc
     if not os.access(out, os.W_OK):
-        raise UsageError(
+        raise unwritable(
             f"out_dir: the directory {str(out)!r} is not writable",
-            code=codes.OUTPUT_UNWRITABLE,
-            details={"parameter": "out_dir", "value": str(out)},
+            out,
+            "out_dir",
         )
     return out
 

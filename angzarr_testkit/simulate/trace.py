@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import TraceError, UsageError, codes, safe_repr
+from ..errors import TraceError, safe_repr, unwritable
 
 __all__ = [
     "DIR_ENV",
@@ -90,19 +90,15 @@ def output_dir(directory: str | os.PathLike[str] | None = None, *, create: bool 
         if directory is None and not os.environ.get(DIR_ENV):
             source = "default output directory"
         if path.exists():
-            raise UsageError(
-                f"the {source} {str(path)!r} is an existing file, not a directory",
-                code=codes.OUTPUT_UNWRITABLE,
-                details={"path": str(path)},
+            raise unwritable(
+                f"the {source} {str(path)!r} is an existing file, not a directory", path
             )
         try:
             path.mkdir(parents=True, exist_ok=True)
             (path / ".gitignore").write_text("*\n", encoding="utf-8")
         except OSError as exc:
-            raise UsageError(
-                f"cannot create the {source} {str(path)!r}: {exc.strerror or exc}",
-                code=codes.OUTPUT_UNWRITABLE,
-                details={"path": str(path)},
+            raise unwritable(
+                f"cannot create the {source} {str(path)!r}: {exc.strerror or exc}", path
             ) from exc
     return path
 
@@ -128,10 +124,8 @@ class TraceWriter:
         try:
             self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in finish()
         except OSError as exc:
-            raise UsageError(
-                f"cannot write the trace to {str(path)!r}: {exc.strerror or exc}",
-                code=codes.OUTPUT_UNWRITABLE,
-                details={"path": str(path)},
+            raise unwritable(
+                f"cannot write the trace to {str(path)!r}: {exc.strerror or exc}", path
             ) from exc
         self._digest = hashlib.sha256()
         self._parts: list[str] = []
