@@ -22,6 +22,7 @@ import sagas
 
 from angzarr_testkit import ProcessManagerHarness, SagaHarness, uuid_for, wire
 from angzarr_testkit.framework.encode import length_delimited
+from angzarr_testkit.framework.responses import MalformedResponseError, parse_response
 from angzarr_testkit.simulate import Storm
 
 pytestmark = pytest.mark.timeout(20)
@@ -309,3 +310,13 @@ def test_a_valid_non_canonical_encoding_is_not_malformed():
     h = saga_over_grpc(behaviour)
     assert h.clean, h.findings
     assert h.deliveries[0].outcomes[0].status == "applied"
+
+
+def test_an_unknown_field_offset_by_a_longer_reencoding_is_still_found():
+    # Found by Hypothesis (tests/bad_input/test_grpc_replies.py): a command page whose
+    # merge_strategy is -2**31 sent in 5 bytes (re-encoded in 10) and a 5-byte unknown field
+    # (field 1 as a varint, where CommandBook's field 1 is the cover) in the same command.
+    # Without the unknown field the message re-encodes to the same SIZE, not the same bytes.
+    data = b"\x12\r\x12\x06\x10\x80\x80\x80\x80\x08\x08\x80\x80\x80\x00"
+    with pytest.raises(MalformedResponseError, match=r"field 1 \(varint\) in commands\[0\]"):
+        parse_response(PM.ProcessManagerHandleResponse, data)

@@ -16,10 +16,10 @@ happened. :func:`parse_response` refuses such replies with a :class:`MalformedRe
 Zero bytes are a legitimate empty response (a saga that emits nothing), and so is any
 valid, merely non-canonical encoding (fields out of order, unpacked repeated scalars).
 
-The check is cheap on the hot path (about 2 µs): one ``DiscardUnknownFields`` (recursive, in
-the protobuf runtime) and one ``ByteSize``. Only when the re-encoded size differs from what
-came (unknown fields were dropped, or the encoding was non-canonical) does a Python walk of the
-message tree look for the unknown fields, to decide and to name them.
+The check is cheap on the hot path (well under a microsecond): one ``DiscardUnknownFields``
+(recursive, in the protobuf runtime) and one re-serialization compared with what came. Only
+when they differ (unknown fields were dropped, or the encoding was non-canonical) does a Python
+walk of the message tree look for the unknown fields, to decide and to name them.
 """
 
 from __future__ import annotations
@@ -103,9 +103,11 @@ def parse_response(message_class: Any, data: bytes) -> Any:
         raise _malformed(message_class, data, received) from None
     if not data:
         return message
-    # Fast path: a canonical encoding without unknown fields re-encodes to the same size.
+    # Fast path: without its unknown fields the message re-encodes to exactly the bytes that
+    # came, so there were none (equal sizes alone are not proof: a dropped unknown field can
+    # be offset by a known one that re-encodes longer, e.g. a negative enum sent in 5 bytes).
     message.DiscardUnknownFields()
-    if message.ByteSize() == len(data):
+    if message.SerializeToString() == data:
         return message
     unknown = _unknown_fields(message_class.FromString(data))
     if not unknown:
@@ -187,7 +189,7 @@ def _looks_like(expected: str, data: bytes) -> list[str]:
         message.DiscardUnknownFields()
         # An exact parse with a message field set: small coincidences (a lone enum) are not
         # worth a guess.
-        if message.ByteSize() == len(data) and any(
+        if message.SerializeToString() == data and any(
             field.message_type is not None for field, _ in message.ListFields()
         ):
             names.append(name)
