@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import json
 import os
 import sys
@@ -394,28 +393,13 @@ def _emit(report: Any, args: argparse.Namespace) -> int:
 
 
 def _storm_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The verdict flags, passed to Storm only when given (and refused clearly when this
-    build's Storm does not have the parameter)."""
-    from .errors import UsageError
-    from .simulate import Storm
-
+    """The verdict flags, passed to Storm only when given (Storm's defaults otherwise)."""
     given = {
-        "allow_vacuous": (args.allow_vacuous, "--allow-vacuous"),
-        "fail_on": (args.fail_on, "--fail-on"),
-        "delivery_budget": (args.delivery_budget, "--delivery-budget"),
+        "allow_vacuous": args.allow_vacuous,
+        "fail_on": args.fail_on,
+        "delivery_budget": args.delivery_budget,
     }
-    accepted = inspect.signature(Storm).parameters
-    options: dict[str, Any] = {}
-    for name, (value, flag) in given.items():
-        if value is None:
-            continue
-        if name not in accepted:
-            raise UsageError(
-                f"{flag}: not supported by this build of the kit (Storm has no {name}=)",
-                details={"parameter": flag},
-            )
-        options[name] = value
-    return options
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _storm(args: argparse.Namespace) -> int:

@@ -428,11 +428,9 @@ class _TestState:
                 blocks.append(_render(title, errors))
         reports, self._reports_seen = self.storms[self._reports_seen :], len(self.storms)
         for label, storm, report in reports:
-            # The storm's own fail_on / allow_vacuous (when it has them) add to the test's.
-            storm_allowed = allowed | (
-                {"vacuous-run"} if getattr(storm, "allow_vacuous", False) else set()
-            )
-            storm_fail_on = fail_on | frozenset(getattr(storm, "fail_on", None) or ())
+            # The storm's own fail_on / allow_vacuous add to the test's.
+            storm_allowed = allowed | ({"vacuous-run"} if storm.allow_vacuous else set())
+            storm_fail_on = fail_on | storm.fail_on
             errors = failing(report.findings, allow=storm_allowed, fail_on=storm_fail_on)
             self._note(label, report.findings, errors, storm_allowed)
             # A required fault class that never happened is a vacuous-run finding (one

@@ -8,6 +8,7 @@ import pms
 import pytest
 
 from angzarr_testkit import ConfigurationError, TargetError, UsageError, uuid_for, wire
+from angzarr_testkit.errors import InvalidArgumentError, codes
 from angzarr_testkit.framework.pm import NIL_ROOT, ProcessManagerHarness, pm_root
 
 T, E = wire.types_pb2, wire.examples_pb2
@@ -174,8 +175,9 @@ def test_bad_pm_targets_and_domains():
     with pytest.raises(TargetError, match="as a process manager"):
         ProcessManagerHarness(42, pm_domain="fulfillment")
     h = harness()
-    with pytest.raises(Exception, match="not one of the PM's sources"):
+    with pytest.raises(InvalidArgumentError, match="not one of the PM's sources") as info:
         h.deliver(created(), domain="payment", root=ORDER, correlation_id=CORR)
+    assert info.value.code == codes.UNKNOWN_DOMAIN
 
 
 def test_wrong_return_type_is_a_handler_error():

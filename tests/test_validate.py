@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from angzarr_testkit import UsageError, UsageTypeError, UserCodeError
 from angzarr_testkit.errors import describe_exception, safe_repr
 from angzarr_testkit.validate import (
+    DOMAIN_RE,
     UINT32_MAX,
     call_user,
     check_bool,
@@ -124,8 +125,16 @@ def test_exceptions_and_values_whose_dunder_methods_raise_are_still_described():
     )
 )
 def test_checks_raise_only_usage_errors_on_any_value(value):
-    for check in (check_uint32, check_probability, check_domain, check_root, check_bool):
+    accepted = {
+        check_uint32: lambda r: type(r) is int and 0 <= r <= 2**32 - 1,
+        check_probability: lambda r: isinstance(r, float) and 0.0 <= r <= 1.0,
+        check_domain: lambda r: isinstance(r, str) and DOMAIN_RE.fullmatch(r) is not None,
+        check_root: lambda r: isinstance(r, bytes) and len(r) == 16,
+        check_bool: lambda r: type(r) is bool,
+    }
+    for check, holds in accepted.items():
         try:
-            check(value, "p")
+            result = check(value, "p")
         except UsageError:
-            pass
+            continue
+        assert holds(result), (check.__name__, value, result)

@@ -247,6 +247,20 @@ def test_debug_shows_the_traceback_instead(paths, capsys, command):
     assert "Traceback (most recent call last)" in err
 
 
+def test_output_paths_under_a_regular_file(paths, capsys):
+    # Unwritable for every user, root included (the read-only case below needs a non-root run).
+    blocker = paths / "blocker"
+    blocker.write_text("not a directory\n", encoding="utf-8")
+    for argv, needle in [
+        ([*STORM, "--trace", str(blocker / "t.jsonl")], "--trace"),
+        ([*STORM, "--html", str(blocker / "r.html")], "--html"),
+        (["shrink", str(paths / "good.jsonl"), "--out", str(blocker / "out")], "--out"),
+    ]:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err, err
+
+
 @pytest.mark.skipif(
     os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root can write anywhere"
 )
