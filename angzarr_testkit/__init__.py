@@ -8,6 +8,7 @@ Public API (everything else is private):
   :class:`Outcome`, :class:`AggregateView`), the fake coordinator;
 * :class:`Finding` and :data:`KINDS`, the oracle's vocabulary;
 * :class:`Storm`, :class:`FaultPlan` and :class:`StormReport`, redelivery storms;
+* :func:`render_html` and :func:`write_html`, a storm's HTML report (:mod:`angzarr_testkit.report`);
 * :func:`uuid_for`, deterministic roots; the error hierarchy in :mod:`angzarr_testkit.errors`.
 """
 
@@ -40,9 +41,9 @@ from .framework import (
 )
 from .framework.pm import PMDelivery, ProcessManagerHarness
 from .ids import uuid_for, uuid_str_for
+from .report import render_html, write_html
 from .simulate import FAULT_CLASSES, FaultPlan, Storm, StormReport
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "FAULT_CLASSES",
@@ -75,6 +76,8 @@ __all__ = [
     "error_kinds",
     "failing",
     "render_findings",
+    "render_html",
     "uuid_for",
     "uuid_str_for",
+    "write_html",
 ]

@@ -370,7 +370,7 @@ def _flush_all() -> None:
 def _emit(report: Any, args: argparse.Namespace) -> int:
     cap = args.max_findings
     if args.html:
-        from .simulate.report_html import write_html
+        from .report import write_html
 
         write_html(report, args.html, max_findings_per_kind=cap or max(len(report.findings), 1))
     note = report.replay_note()

@@ -16,8 +16,8 @@ import sagas
 
 from angzarr_testkit import wire
 from angzarr_testkit.framework.findings import KINDS, Finding
+from angzarr_testkit.report import render_html, write_html
 from angzarr_testkit.simulate import FaultPlan, Storm
-from angzarr_testkit.simulate.report_html import render_html, write_html
 
 E = wire.examples_pb2
 

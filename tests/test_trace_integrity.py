@@ -21,7 +21,8 @@ from test_storm import one_sku
 from angzarr_testkit import TraceError, UsageError, __version__, wire
 from angzarr_testkit.errors import codes
 from angzarr_testkit.framework.findings import Finding
-from angzarr_testkit.simulate import FaultPlan, Storm, read_schedule, render_html, shrink
+from angzarr_testkit.report import render_html
+from angzarr_testkit.simulate import FaultPlan, Storm, read_schedule, shrink
 from angzarr_testkit.simulate.trace import (
     DIR_ENV,
     TRACE_FORMAT,

@@ -1,7 +1,6 @@
 """The at-least-once bus model: fault plans, storms, traces, replay and shrinking."""
 
 from .faults import FAULT_CLASSES, FaultPlan
-from .report_html import render_html, write_html
 from .shrink import ShrinkResult, shrink
 from .storm import COUNT_NAMES, Storm, StormReport
 from .trace import Trace, read_schedule
@@ -15,7 +14,5 @@ __all__ = [
     "StormReport",
     "Trace",
     "read_schedule",
-    "render_html",
     "shrink",
-    "write_html",
 ]
