@@ -1,9 +1,15 @@
-"""``make bench``: the wire floor next to the storm, the 1M-delivery storm, memory growth.
+"""``make bench``: the figures of issue 12's benchmark list, printed and kept in results.json.
 
-Figures go to stdout (and to ``benchmarks/results.json``); copy them into the README's
-performance section. Targets (DEVELOPERS.md / issue 4): storm/floor ratio <= 10, a
-1,000,000-delivery storm over 100,000 roots in < 30 s with peak RSS < 1 GiB, memory linear
-in distinct dedupe keys.
+(a) storm vs wire floor for the trivial saga, 50,000 events: both rates and their ratio, from
+    one run in one process;
+(b) a 1,000,000-delivery storm: wall time, peak RSS and trace bytes (one process; the
+    ``--workers`` row appears once storms can be sharded);
+(c) how time and memory grow from 10,000 to 1,000,000 deliveries.
+
+Every storm runs in its own process (a clean peak-RSS reading). Targets (issue 12): ratio <= 10;
+1M deliveries < 30 s in one process; peak RSS < 1 GiB at 1M. Figures go to stdout and to
+``benchmarks/results.json``; copy them into the README's performance section. These are
+measurements, not tests: nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -11,44 +17,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 from angzarr_testkit import wire
 
-from .workload import sample_messages
-
 HERE = Path(__file__).resolve().parent
+GROWTH = (10_000, 30_000, 100_000, 300_000, 1_000_000)
 
 
-def wire_floor(n: int = 200_000) -> float:
-    """Deliveries/s of serialize + parse of one SagaHandleRequest and one SagaResponse."""
-    request, response = sample_messages()
-    parse_req = wire.saga_pb2.SagaHandleRequest.FromString
-    parse_resp = wire.saga_pb2.SagaResponse.FromString
-    start = time.perf_counter()
-    for _ in range(n):
-        parse_req(request.SerializeToString())
-        parse_resp(response.SerializeToString())
-    return n / (time.perf_counter() - start)
-
-
-def storm(events: int, roots: int) -> dict:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.storm_run",
-            "--events",
-            str(events),
-            "--roots",
-            str(roots),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=HERE.parent,
-    )
+def storm(events: int, roots: int, *, floor: bool = False) -> dict[str, Any]:
+    """One storm of the trivial saga in a fresh interpreter (see benchmarks/storm_run.py)."""
+    argv = [sys.executable, "-m", "benchmarks.storm_run", "--events", str(events)]
+    argv += ["--roots", str(roots)] + (["--floor"] if floor else [])
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=HERE.parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -56,35 +38,36 @@ def main() -> None:
     from google.protobuf.internal import api_implementation
 
     print(f"protobuf backend: {api_implementation.Type()}, wire mode: {wire.MODE}")
-    floor = wire_floor()
-    small = storm(200_000, 10_000)
-    rate = small["deliveries"] / small["seconds"]
-    print(f"(a) wire floor (serialize+parse request and response): {floor:,.0f} deliveries/s")
+    small = storm(50_000, 5_000, floor=True)
+    ratio = small["wire_floor"] / small["rate"]
     print(
-        f"(b) storm, trivial saga, 200,000 events / 10,000 roots: {rate:,.0f} deliveries/s "
-        f"(ratio {floor / rate:.1f})"
+        f"(a) trivial saga, 50,000 events, one process: wire floor "
+        f"{small['wire_floor']:,.0f} deliveries/s, storm {small['rate']:,.0f} deliveries/s, "
+        f"ratio {ratio:.1f} (target <= 10)"
     )
-    big = storm(1_000_000, 100_000)
+    growth = [storm(n, max(n // 10, 1)) for n in GROWTH]
+    big = growth[-1]
     print(
-        f"(c) storm, 1,000,000 events / 100,000 roots: {big['seconds']:.1f} s, "
-        f"{big['deliveries'] / big['seconds']:,.0f} deliveries/s, peak RSS "
-        f"{big['peak_rss_mb']:,.0f} MiB"
+        f"(b) 1,000,000 deliveries, one process: {big['seconds']:.1f} s "
+        f"({big['rate']:,.0f}/s), peak RSS {big['peak_rss_mb']:,.0f} MiB, trace "
+        f"{big['trace_bytes'] / 2**20:,.0f} MiB (targets: < 30 s, < 1 GiB)"
     )
-    growth = [storm(n, max(n // 10, 1)) for n in (100_000, 200_000, 400_000)]
-    print("(d) peak RSS by distinct dedupe keys:")
+    print("(c) growth (events = deliveries = dedupe keys; roots = events / 10):")
+    print(f"    {'deliveries':>10}  {'seconds':>8}  {'per second':>10}  {'peak RSS':>9}  trace")
     for g in growth:
-        print(f"      {g['dedupe_keys']:>9,} keys: {g['peak_rss_mb']:7,.0f} MiB")
-    slope = (growth[-1]["peak_rss_mb"] - growth[0]["peak_rss_mb"]) / (
-        growth[-1]["dedupe_keys"] - growth[0]["dedupe_keys"]
-    )
-    print(f"      ~{slope * 1024 * 1024:,.0f} bytes per additional dedupe key")
+        print(
+            f"    {g['deliveries']:>10,}  {g['seconds']:>8.2f}  {g['rate']:>10,.0f}  "
+            f"{g['peak_rss_mb']:>5,.0f} MiB  {g['trace_bytes'] / 2**20:,.1f} MiB"
+        )
+    first, last = growth[0], growth[-1]
+    per_key = (last["peak_rss_mb"] - first["peak_rss_mb"]) * 2**20
+    per_key /= last["dedupe_keys"] - first["dedupe_keys"]
+    print(f"    ~{per_key:,.0f} bytes of peak RSS per additional delivery")
     results = {
-        "wire_floor": floor,
-        "storm_small": small,
-        "ratio": floor / rate,
-        "storm_1m": big,
-        "growth": growth,
-        "bytes_per_key": slope * 1024 * 1024,
+        "a_floor_vs_storm": {**small, "ratio": ratio},
+        "b_one_million": big,
+        "c_growth": growth,
+        "c_bytes_per_delivery": per_key,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 

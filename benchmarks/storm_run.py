@@ -1,35 +1,47 @@
-"""One storm in its own process, for a clean peak-RSS reading: prints a JSON line."""
+"""One storm in its own process, for a clean peak-RSS reading: prints a JSON line.
+
+``--floor`` also measures the wire floor in the same process, just before the storm, so the
+ratio of the two rates compares like with like (same interpreter, same moment).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import resource
+import tempfile
 import time
+from pathlib import Path
 
 from angzarr_testkit.simulate import Storm
 
-from .workload import same_event, trivial_saga
+from .workload import same_event, trivial_saga, wire_floor
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--roots", type=int, required=True)
+    parser.add_argument("--floor", action="store_true", help="measure the wire floor first")
     args = parser.parse_args()
-    storm = Storm(
-        trivial_saga,
-        source_domain="order",
-        output_domains=["inventory"],
-        events=args.events,
-        roots=args.roots,
-        seed=1,
-        event_source=same_event,
-        progress=False,
-    )
-    start = time.perf_counter()
-    report = storm.run()
-    seconds = time.perf_counter() - start
+    floor = wire_floor() if args.floor else None
+    with tempfile.TemporaryDirectory(prefix="angzarr-bench-") as tmp:
+        trace = Path(tmp) / "storm.jsonl"
+        storm = Storm(
+            trivial_saga,
+            source_domain="order",
+            output_domains=["inventory"],
+            events=args.events,
+            roots=args.roots,
+            seed=1,
+            event_source=same_event,
+            progress=False,
+            trace=trace,
+        )
+        start = time.perf_counter()
+        report = storm.run()
+        seconds = time.perf_counter() - start
+        trace_bytes = trace.stat().st_size
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
@@ -38,9 +50,12 @@ def main() -> None:
                 "roots": args.roots,
                 "seconds": seconds,
                 "deliveries": report.counts["deliveries"],
+                "rate": report.counts["deliveries"] / seconds,
                 "ok": report.ok,
                 "dedupe_keys": report.counts["applied"],
                 "peak_rss_mb": rss_mb,
+                "trace_bytes": trace_bytes,
+                "wire_floor": floor,
             }
         )
     )

@@ -40,6 +40,21 @@ def sample_messages() -> tuple[Any, Any]:
     return request, response
 
 
+def wire_floor(n: int = 200_000) -> float:
+    """Deliveries/s of serialize + parse of one SagaHandleRequest and one SagaResponse: what
+    every delivery must cost at least (the bytes cross the hop both ways)."""
+    import time
+
+    request, response = sample_messages()
+    parse_req = wire.saga_pb2.SagaHandleRequest.FromString
+    parse_resp = wire.saga_pb2.SagaResponse.FromString
+    start = time.perf_counter()
+    for _ in range(n):
+        parse_req(request.SerializeToString())
+        parse_resp(response.SerializeToString())
+    return n / (time.perf_counter() - start)
+
+
 _PM = wire.process_manager_pb2
 _PM_EVENT = T.EventPage()
 _PM_EVENT.event.Pack(E.FulfillmentStarted(order_id="o"))
