@@ -300,10 +300,10 @@ def _one_line(text: str) -> str:
 
 
 def _import(spec: str, what: str) -> Any:
-    from .framework.targets import _import_target
+    from .framework.targets import import_target
 
     try:
-        return _import_target(spec)
+        return import_target(spec)
     except ClientError as exc:
         raise type(exc)(f"{what}: {exc.message}", code=exc.code, details=exc.details) from exc
 

@@ -42,7 +42,7 @@ from ..framework.aggregate import (
 )
 from ..framework.encode import event_book_bytes
 from ..framework.findings import Finding, check_kinds, failing, render_findings, sort_findings
-from ..framework.saga import PROFILES, SagaHarness, _Work
+from ..framework.saga import PROFILES, DeliveryWork, SagaHarness
 from ..ids import root_str, uuid_for
 from ..validate import (
     DOMAIN_RE,
@@ -575,15 +575,15 @@ class Storm:
 def _sdk_pm_class(target: Any) -> type | None:
     """The angzarr_client ProcessManager class a target is (class, instance or
     ``module:attr`` string), or ``None``."""
-    from ..framework.targets import _import_target, _is_sdk_pm_class
+    from ..framework.targets import import_target, is_sdk_pm_class
 
     if isinstance(target, str) and ":" in target and "://" not in target:
         try:
-            target = _import_target(target)
+            target = import_target(target)
         except Exception:  # the harness reports bad targets with a clear error
             return None
     for candidate in (target, type(target)):
-        if _is_sdk_pm_class(candidate):
+        if is_sdk_pm_class(candidate):
             return candidate
     return None
 
@@ -984,7 +984,7 @@ class _Engine:
         self.unsettled.discard(message)
         self.counts["dead_lettered"] += 1
         self.coverage["delivery-limit"] += 1
-        label = self.h._trigger_label(message.trigger)
+        label = self.h.trigger_label(message.trigger)
         self.extra_findings.append(
             Finding(
                 "dead-lettered",
@@ -1013,7 +1013,7 @@ class _Engine:
         self.clock_ms += _STEP_MS
         consumer = self._consumer() if replay_consumer is None else replay_consumer
         redelivered = message.redelivered
-        findings_before = len(h._findings)
+        findings_before = len(h.finding_log)
         outcomes: list[Outcome] = []
         if fault == "nack-requeue":
             self.coverage["nack-requeue"] += 1
@@ -1030,7 +1030,7 @@ class _Engine:
                 or self.replaying
                 or bus.counts_deliveries
             )
-            work = h._handle(
+            work = h.handle_delivery(
                 message.book,
                 redelivered,
                 trigger_id=message.id,
@@ -1043,7 +1043,9 @@ class _Engine:
                 second = bus.redeliver_to_rival(message)
                 counts["deliveries"] += 1
                 counts["redeliveries"] += 1
-                rival = h._handle(second.book, True, trigger_id=second.id, trigger=second.trigger)
+                rival = h.handle_delivery(
+                    second.book, True, trigger_id=second.id, trigger=second.trigger
+                )
                 self._count_call(rival)
                 self._lockstep(work, rival)
                 outcomes = work.outcomes + rival.outcomes
@@ -1055,12 +1057,12 @@ class _Engine:
                 if k is None or k < 0:
                     k = self.rng.randrange(len(work.sent)) if work.sent else 0
                 if work.error is None:
-                    h._execute(work, limit=k)
+                    h.execute_delivery(work, limit=k)
                 outcomes = work.outcomes
                 settle = self._requeue(message, "crash")
             else:
                 if work.error is None:
-                    h._execute(work)
+                    h.execute_delivery(work)
                     if work.facts:
                         self._count_facts(work)
                 outcomes = work.outcomes
@@ -1072,7 +1074,7 @@ class _Engine:
                 else:
                     settle = self._ack(message)
         self._count_outcomes(outcomes)
-        new_kinds = [f.kind for f in h._findings[findings_before:]]
+        new_kinds = [f.kind for f in h.finding_log[findings_before:]]
         self.writer.raw(
             f'{{"type":"deliver","n":{counts["deliveries"]},"msg":{message.id},'
             f'"copy":{message.copy},'
@@ -1095,7 +1097,7 @@ class _Engine:
         self.bus.ack(message)
         return "ack"
 
-    def _count_call(self, work: _Work) -> None:
+    def _count_call(self, work: DeliveryWork) -> None:
         if work.skipped:  # a PM trigger without correlation id: the handler is not called
             self.counts["skipped"] += 1
             return
@@ -1105,7 +1107,7 @@ class _Engine:
         else:
             self.produced += len(work.sent) + len(work.facts)
 
-    def _count_facts(self, work: _Work) -> None:
+    def _count_facts(self, work: DeliveryWork) -> None:
         """Facts go to their destinations once the whole command list went out."""
         if work.error is None:
             self.counts["facts"] += len(work.facts)
@@ -1124,7 +1126,7 @@ class _Engine:
             elif status == RETRIED_OUT:
                 counts["retried_out"] += 1
 
-    def _lockstep(self, first: _Work, second: _Work) -> None:
+    def _lockstep(self, first: DeliveryWork, second: DeliveryWork) -> None:
         """Two consumers process the same trigger at once: both look up the dedupe key and
         run business logic on the same head before either persists; the second commit then
         meets ``Sequence conflict`` and the coordinator's retry finds the dedupe entry."""
@@ -1132,7 +1134,7 @@ class _Engine:
         if first.error is not None or second.error is not None:
             for work in (first, second):
                 if work.error is None:
-                    h._execute(work)
+                    h.execute_delivery(work)
             return
         pipeline = h.pipeline
         n = min(len(first.sent), len(second.sent))
@@ -1146,7 +1148,7 @@ class _Engine:
         for work, first_round in ((first, round_a), (second, round_b)):
             for i in range(n, len(work.sent)):
                 first_round.append(pipeline.execute(work.sent[i], work.number, i, work.trigger_id))
-            h._execute(work, first_round=first_round)
+            h.execute_delivery(work, first_round=first_round)
 
     # -- the end --------------------------------------------------------------------------
     def _finish(self) -> StormReport:
@@ -1161,7 +1163,7 @@ class _Engine:
                     cycling,
                     self.unpublished,
                     self.faults.delivery_limit,
-                    label=self.h._trigger_label,
+                    label=self.h.trigger_label,
                 )
             )
         missing = [r for r in storm.require if not self.coverage.get(r)]
