@@ -41,8 +41,8 @@ from .framework import (
 from .framework.pm import PMDelivery, ProcessManagerHarness
 from .ids import uuid_for, uuid_str_for
 from .simulate import FAULT_CLASSES, FaultPlan, Storm, StormReport
-
-__version__ = "0.1.0"
+from .transports import rabbitmq as _rabbitmq  # noqa: F401  (registers the broker bus)
+from .version import __version__
 
 __all__ = [
     "FAULT_CLASSES",
