@@ -149,12 +149,14 @@ def check_private(package: Path, module: _Module) -> Iterator[str]:
             if source != top and not source.startswith(top + "."):
                 continue
             for alias in node.names:
-                if _is_private(alias.name) and not _is_submodule(package, source, alias.name):
+                submodule = _is_submodule(package, source, alias.name)
+                if _is_private(alias.name) and not submodule:
                     yield (
                         f"{where}:{node.lineno}: imports private name {alias.name} from "
                         f"{source}; give it a public name there"
                     )
-                imported[alias.asname or alias.name] = source
+                owner = f"{source}.{alias.name}" if submodule else source
+                imported[alias.asname or alias.name] = owner
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == top or alias.name.startswith(top + "."):
