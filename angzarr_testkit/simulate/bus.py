@@ -115,7 +115,7 @@ def open_bus(host: BusHost, broker: str | None) -> Bus:
 
 
 class MemoryBus:
-    """The in-memory model of a RabbitMQ queue with manual acks (DESIGN.md section 3):
+    """The in-memory model of a RabbitMQ queue with manual acks:
     FIFO, or reordered within a window; requeued messages go back to the head (near it
     with reorder); the engine counts deliveries and applies the delivery limit."""
 
