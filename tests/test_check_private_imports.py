@@ -1,13 +1,19 @@
-"""scripts/check_private_imports.py (run by ``make lint``) on tiny fake packages: it fails on
-a private name crossing modules or an oversized module, naming file, line and name, and passes
-on a package that keeps its privates to itself."""
+"""The seams ``make lint`` enforces. scripts/check_private_imports.py on tiny fake packages: it
+fails on a private name crossing modules or an oversized module, naming file, line and name,
+and passes on a package that keeps its privates to itself. The import contracts of
+pyproject.toml (lint-imports) on a copy of the kit: kept as it is, broken by an upward import
+that makes a cycle."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "check_private_imports.py"
@@ -130,3 +136,52 @@ def test_a_package_that_keeps_its_privates_to_itself_passes(tmp_path):
 def test_the_kit_itself_passes():
     result = run_check(REPO / "angzarr_testkit")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def run_contracts(tmp_path: Path, extra_import: str | None) -> subprocess.CompletedProcess[str]:
+    """The repo's import contracts (pyproject.toml) on a copy of the kit, with one import
+    added to framework/encode.py (the bottom of framework/)."""
+    shutil.copytree(
+        REPO / "angzarr_testkit",
+        tmp_path / "angzarr_testkit",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    if extra_import is not None:
+        encode = tmp_path / "angzarr_testkit" / "framework" / "encode.py"
+        encode.write_text(encode.read_text() + f"\n{extra_import}\n")
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+needs_import_linter = pytest.mark.skipif(
+    not LINT_IMPORTS.exists(), reason="import-linter (the dev extra) is not installed"
+)
+
+
+@needs_import_linter
+def test_the_import_contracts_hold_on_the_kit(tmp_path):
+    result = run_contracts(tmp_path, None)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@needs_import_linter
+def test_an_upward_import_that_makes_a_cycle_breaks_the_layers_and_the_acyclic_contract(
+    tmp_path,
+):
+    result = run_contracts(tmp_path, "from ..simulate import bus  # noqa: E402,F401")
+    assert result.returncode != 0
+    out = " ".join(result.stdout.split())
+    assert "The kit's layers import only downwards BROKEN" in out
+    assert "No import cycles between sibling modules or packages, at any depth BROKEN" in out
+    assert "angzarr_testkit.framework is not allowed to import angzarr_testkit.simulate" in out
