@@ -36,6 +36,7 @@ demo: $(VENV)/$(STAMP)
 # exported as ANGZARR_TESTKIT_AMQP_URL, and stopped by the trap whatever the outcome. A broker
 # that cannot be installed or started stops the run here, with the reason.
 test:
+	$(MAKE) lint
 	@state="$$(scripts/rabbitmq start)" || { echo "make test: stopped: the suite's RabbitMQ broker is not available (reason above)" >&2; exit 1; }; \
 	trap 'scripts/rabbitmq stop "$$state"' EXIT; trap 'exit 130' INT TERM HUP; \
 	ANGZARR_TESTKIT_AMQP_URL="$$(sed -n 's/^ANGZARR_TESTKIT_AMQP_URL=//p' "$$state/env")"; \
@@ -62,9 +63,14 @@ test-newest: browser-deps $(VENV_NEWEST)/$(STAMP)
 proto: $(VENV)/$(STAMP)
 	$(VENV)/bin/python scripts/genproto.py
 
+# Style, then the seams: no private names across modules and no module over 500 lines
+# (scripts/check_private_imports.py), the import contracts in pyproject.toml (layers only
+# import downwards, no cycles; lint-imports). docs/architecture.md explains the rules.
 lint: $(VENV)/$(STAMP)
 	$(VENV)/bin/ruff check angzarr_testkit tests scripts benchmarks examples features
 	$(VENV)/bin/ruff format --check angzarr_testkit tests scripts benchmarks examples features
+	$(VENV)/bin/python scripts/check_private_imports.py
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/$(STAMP)
 	$(VENV)/bin/python -m benchmarks

@@ -43,6 +43,7 @@ from .framework.pm import PMDelivery, ProcessManagerHarness
 from .ids import uuid_for, uuid_str_for
 from .report import render_html, write_html
 from .simulate import FAULT_CLASSES, FaultPlan, Storm, StormReport
+from .transports import rabbitmq as _rabbitmq  # noqa: F401  (registers the broker bus)
 from .version import __version__
 
 __all__ = [

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
 from .errors import ClientError, describe_exception
+from .version import __version__
 
 __all__ = ["EXIT_CLEAN", "EXIT_FINDINGS", "EXIT_USAGE", "build_parser", "main"]
 
@@ -299,10 +299,10 @@ def _one_line(text: str) -> str:
 
 
 def _import(spec: str, what: str) -> Any:
-    from .framework.targets import _import_target
+    from .framework.targets import import_target
 
     try:
-        return _import_target(spec)
+        return import_target(spec)
     except ClientError as exc:
         raise type(exc)(f"{what}: {exc.message}", code=exc.code, details=exc.details) from exc
 

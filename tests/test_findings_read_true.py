@@ -382,8 +382,8 @@ def test_a_command_rejected_once_is_not_lost_when_a_redelivery_is_cut_short():
     h.given_aggregate("inventory", refuse)
     d = h.deliver(order(1), root=uuid_for("o-1"))
     # A redelivery handled but never dispatched (a consumer crash before sending anything).
-    work = h._handle(d._trigger_bytes, True)
-    h._execute(work, limit=0)
+    work = h.handle_delivery(d._trigger_bytes, True)
+    h.execute_delivery(work, limit=0)
     assert kinds(h.findings) == ["rejected-command"]
 
 

@@ -10,7 +10,7 @@ from .. import wire
 from ..errors import InvalidArgumentError
 from ..framework.findings import KINDS, render_findings
 from ..framework.saga import SagaHarness
-from ..framework.targets import _import_target
+from ..framework.targets import import_target
 from ..ids import uuid_for
 from ..simulate.faults import FAULT_CLASSES, FaultPlan
 from ..validate import check_choice, check_domain
@@ -217,7 +217,7 @@ def given_destination(context: Any, domain: str, root: str, seq: int) -> None:
 )
 def given_business_logic(context: Any, domain: str, target: str) -> None:
     check_domain(domain, "domain")
-    fn = _import_target(target)
+    fn = import_target(target)
     _add_setup(context, lambda h: h.given_aggregate(domain, handler=fn))
 
 
@@ -230,7 +230,7 @@ def given_business_logic(context: Any, domain: str, target: str) -> None:
     example='Given the setup "myproject.testing:stocked"',
 )
 def given_setup(context: Any, target: str) -> None:
-    _add_setup(context, _import_target(target))
+    _add_setup(context, import_target(target))
 
 
 @step(
@@ -287,7 +287,7 @@ def when_redelivered(context: Any, times: int) -> None:
     example='Given storm events from "myproject.testing:order_events"',
 )
 def given_event_source(context: Any, target: str) -> None:
-    state(context).event_source = _import_target(target)
+    state(context).event_source = import_target(target)
 
 
 @step(

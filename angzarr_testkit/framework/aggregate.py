@@ -28,7 +28,7 @@ from ..ids import root_str
 from ..validate import DOMAIN_RE, check_callable, check_uint32, checked, usage_error
 from .commands import check_command, check_fact
 from .encode import length_delimited, varint
-from .targets import _describe, _full_name
+from .targets import describe_value, message_full_name
 
 __all__ = [
     "AggregateSpec",
@@ -38,6 +38,7 @@ __all__ = [
     "Pipeline",
     "Stream",
     "edition_name",
+    "normalize_events",
     "stream_label",
 ]
 
@@ -693,7 +694,7 @@ def _run_business_logic(handler: BusinessLogic, stream: Stream, command: Any) ->
         + length_delimited(b"\x12", command.SerializeToString())
     )
     try:
-        return _normalize_events(handler(contextual), C)
+        return normalize_events(handler(contextual), C)
     except _Revoked as revoked:
         raise _Rejected("FAILED_PRECONDITION", f"Command revoked: {revoked}") from None
     except _BadResult as bad:
@@ -720,10 +721,13 @@ def _pack(message: Any) -> Any:
     return packed
 
 
-def _normalize_events(raw: Any, C: Any) -> list[Any]:
-    """Business logic's return value -> fresh ``EventPage`` list (sequences maybe unset)."""
+def normalize_events(raw: Any, C: Any) -> list[Any]:
+    """Business logic's return value -> fresh ``EventPage`` list (sequences maybe unset).
+
+    ``C`` is the generated ``command_handler_pb2`` module of the wire mode in use. Also used
+    by the saga harness to normalise a given event list the same way."""
     T = wire.types_pb2
-    name = _full_name(raw)
+    name = message_full_name(raw)
     if name == "angzarr.BusinessResponse":
         response = C.BusinessResponse.FromString(raw.SerializeToString())
         which = response.WhichOneof("result")
@@ -742,7 +746,7 @@ def _normalize_events(raw: Any, C: Any) -> list[Any]:
     items = list(raw) if isinstance(raw, (list, tuple)) else [raw]
     pages = []
     for item in items:
-        item_name = _full_name(item)
+        item_name = message_full_name(item)
         if item_name == "angzarr.EventPage":
             pages.append(T.EventPage.FromString(item.SerializeToString()))
         elif item_name == "google.protobuf.Any":
@@ -755,7 +759,7 @@ def _normalize_events(raw: Any, C: Any) -> list[Any]:
             pages.append(page)
         else:
             raise _BadResult(
-                f"business logic returned {_describe(item)}; return events (messages, "
+                f"business logic returned {describe_value(item)}; return events (messages, "
                 "EventPages, an EventBook), a BusinessResponse, or None"
             )
     return pages

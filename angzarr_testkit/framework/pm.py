@@ -30,10 +30,10 @@ from .findings import Finding
 from .saga import (
     AggregateView,
     Delivery,
+    DeliveryWork,
     RecordedCommand,
     SagaHarness,
-    _copy_edition,
-    _Work,
+    copy_edition,
     validate_domain,
 )
 from .targets import (
@@ -223,9 +223,9 @@ class ProcessManagerHarness(SagaHarness):
         attempts = 0
         while True:
             attempts += 1
-            work = self._handle(trigger_bytes, redelivered or attempts > 1)
+            work = self.handle_delivery(trigger_bytes, redelivered or attempts > 1)
             if work.error is None:
-                self._execute(work)
+                self.execute_delivery(work)
                 break
             if attempts > self.delivery_limit:  # x-delivery-limit counts returns
                 self._poisoned(work, attempts)
@@ -235,7 +235,7 @@ class ProcessManagerHarness(SagaHarness):
             delivery.attempts = attempts
         return delivery  # type: ignore[return-value]  # None only when record=False
 
-    def _poisoned(self, work: _Work, attempts: int) -> None:
+    def _poisoned(self, work: DeliveryWork, attempts: int) -> None:
         self._add(
             work,
             Finding(
@@ -243,20 +243,23 @@ class ProcessManagerHarness(SagaHarness):
                 f"the trigger was dead-lettered after {attempts} deliveries: the process "
                 "manager raised every time (a poison message); nothing it would have done "
                 "happened",
-                trigger=self._trigger_label(work.trigger),
+                trigger=self.trigger_label(work.trigger),
                 delivery=work.number,
                 details={"deliveries": str(attempts)},
             ),
         )
 
-    def _handle(
+    def handle_delivery(
         self,
         trigger_bytes: bytes,
         redelivered: bool,
         trigger_id: int | None = None,
         trigger: Any = None,
         compare: bool = True,
-    ) -> _Work:
+    ) -> DeliveryWork:
+        """The process manager's first step of a delivery (same contract as
+        :meth:`SagaHarness.handle_delivery`): Prepare, the PM state stream, Handle, then
+        persist the process events before the commands are stamped and checked."""
         PM = wire.process_manager_pb2
         work = self._begin(trigger_bytes, trigger_id, trigger, {})
         trigger = work.trigger
@@ -318,7 +321,7 @@ class ProcessManagerHarness(SagaHarness):
             self._stamp(command, trigger, work)
         for fact in work.facts:
             if fact.HasField("cover"):  # core never gives a coverless book a cover
-                _copy_edition(fact.cover, trigger.cover)
+                copy_edition(fact.cover, trigger.cover)
         self._check_sent(work)
         if delivery is not None:
             delivery.sent = [RecordedCommand(c) for c in work.sent]
@@ -350,7 +353,9 @@ class ProcessManagerHarness(SagaHarness):
             seqs[cover.domain] = stream.next_sequence if stream else 0
         return seqs
 
-    def _persist_process_events(self, work: _Work, state: Stream, response: Any) -> list[Any]:
+    def _persist_process_events(
+        self, work: DeliveryWork, state: Stream, response: Any
+    ) -> list[Any]:
         """Persist the PM's events to its stream (sequences from the head when unset, as the
         SDK leaves them), before any command is sent."""
         pages = [
@@ -371,7 +376,7 @@ class ProcessManagerHarness(SagaHarness):
                     f"process events start at sequence {pages[0].header.sequence} but the PM "
                     f"stream is at {head} (Sequence conflict): leave sequences unset or "
                     "continue from process_state",
-                    trigger=self._trigger_label(work.trigger),
+                    trigger=self.trigger_label(work.trigger),
                     target=stream_label(state.domain, state.root),
                     delivery=work.number,
                     sequences={"expected": head, "actual": pages[0].header.sequence},
@@ -390,7 +395,7 @@ class ProcessManagerHarness(SagaHarness):
                     f"#{first}, #{work.number}): its state now holds the trigger twice. A PM "
                     "must see in process_state that it already handled the trigger and emit "
                     "nothing",
-                    trigger=self._trigger_label(work.trigger),
+                    trigger=self.trigger_label(work.trigger),
                     target=stream_label(state.domain, state.root),
                     delivery=work.number,
                     details={"correlation_id": work.trigger.cover.correlation_id},
@@ -398,10 +403,10 @@ class ProcessManagerHarness(SagaHarness):
             )
         return pages
 
-    def _stamp(self, command: Any, trigger: Any, work: _Work | None = None) -> None:
+    def _stamp(self, command: Any, trigger: Any, work: DeliveryWork | None = None) -> None:
         if command.HasField("cover"):  # core fills in only a cover that exists
             cover = command.cover
-            _copy_edition(cover, trigger.cover)
+            copy_edition(cover, trigger.cover)
             if not cover.correlation_id:
                 cover.correlation_id = trigger.cover.correlation_id
         if self.profile != "deferred-rewrite" or work is None:
@@ -416,7 +421,7 @@ class ProcessManagerHarness(SagaHarness):
             deferred.source.CopyFrom(source)
             deferred.source_seq = source_seq
 
-    def _provenance_ok(self, work: _Work, deferred: Any) -> bool:
+    def _provenance_ok(self, work: DeliveryWork, deferred: Any) -> bool:
         source, source_seq = work.pm_source
         src = deferred.source
         if (
@@ -427,7 +432,7 @@ class ProcessManagerHarness(SagaHarness):
             return True
         return super()._provenance_ok(work, deferred)
 
-    def _applied(self, work: _Work, index: int) -> None:
+    def _applied(self, work: DeliveryWork, index: int) -> None:
         super()._applied(work, index)
         # History re-triggering: the same command content applied for two different triggers
         # of one workflow (e.g. a PM acting on every page of a multi-page trigger).
@@ -452,7 +457,7 @@ class ProcessManagerHarness(SagaHarness):
                     "replayed history (older pages of a multi-page trigger, or events it had "
                     "already handled). Act on the newest page only and record progress in "
                     "process events",
-                    trigger=self._trigger_label(work.trigger),
+                    trigger=self.trigger_label(work.trigger),
                     target=stream_label(rc.domain, rc.root),
                     delivery=work.number,
                     details={"correlation_id": work.trigger.cover.correlation_id},
@@ -460,7 +465,7 @@ class ProcessManagerHarness(SagaHarness):
                 ),
             )
 
-    def _handler_failed(self, work: _Work, exc: BaseException) -> None:
+    def _handler_failed(self, work: DeliveryWork, exc: BaseException) -> None:
         code = getattr(exc, "code", None)
         described = describe_exception(exc)
         if code == codes.MISSING_DESTINATION_SEQUENCE or "No sequence for domain" in described:
@@ -475,7 +480,7 @@ class ProcessManagerHarness(SagaHarness):
                     f"response: {exc.summary}. Nothing could be read from it, so the trigger "
                     "is nacked and requeued as after a failed call; return a "
                     "ProcessManagerHandleResponse (same angzarr schema)",
-                    trigger=self._trigger_label(work.trigger),
+                    trigger=self.trigger_label(work.trigger),
                     delivery=work.number,
                     details={"handler": self.pm_target.name, **exc.details},
                 ),
@@ -496,7 +501,7 @@ class ProcessManagerHarness(SagaHarness):
                 "handler-error",
                 f"process manager {self.pm_target.name} failed on the trigger ({what}); angzarr "
                 "nacks and requeues it (a poison message loops until the delivery limit)",
-                trigger=self._trigger_label(work.trigger),
+                trigger=self.trigger_label(work.trigger),
                 delivery=work.number,
                 details={"error": error},
                 traceback=trace,

@@ -86,8 +86,10 @@ __all__ = [
     "AggregateView",
     "DeferredRef",
     "Delivery",
+    "DeliveryWork",
     "RecordedCommand",
     "SagaHarness",
+    "copy_edition",
 ]
 
 #: The framework profiles (DESIGN.md section 3).
@@ -377,9 +379,14 @@ class AggregateView:
         return out
 
 
-class _Work:
+class DeliveryWork:
     """One delivery in flight: what the coordinator knows about it (lean; the storm makes
-    millions). ``delivery`` is the public record when the harness keeps records."""
+    millions). ``delivery`` is the public record when the harness keeps records.
+
+    :meth:`SagaHarness.handle_delivery` makes one (request built, handler called, commands
+    stamped and checked) and :meth:`SagaHarness.execute_delivery` completes it (sends, records
+    outcomes). The process-manager harness and the storm pass it between those steps; they
+    read its fields and never build one themselves."""
 
     __slots__ = (
         "delivery",
@@ -479,7 +486,9 @@ class SagaHarness:
         self.deliveries: list[Delivery] = []
         self.clock = 0.0
         self._count = 0
-        self._findings: list[Finding] = []
+        #: every finding in the order the oracle raised it (unsorted, without lost commands:
+        #: :attr:`findings` is the report); the storm reads what one delivery added
+        self.finding_log: list[Finding] = []
         self._first_destination: dict[str, tuple[str, bytes, str]] = {}
         self._source_heads: dict[tuple[str, str, bytes], int] = {}
         self._trigger_ids: dict[tuple, int] = {}
@@ -558,9 +567,9 @@ class SagaHarness:
                 details={"domain": domain},
             )
         if event_list is not None:
-            from .aggregate import _normalize_events
+            from .aggregate import normalize_events
 
-            pages = _normalize_events(event_list, wire.command_handler_pb2)
+            pages = normalize_events(event_list, wire.command_handler_pb2)
             for i, page in enumerate(pages):
                 page.header.sequence = i
             stream.extend(pages)
@@ -680,7 +689,7 @@ class SagaHarness:
     def findings(self) -> list[Finding]:
         """Every finding so far, including the ones only a look across deliveries shows
         (``lost-command``)."""
-        return sort_findings(self._findings + self._lost_commands())
+        return sort_findings(self.finding_log + self._lost_commands())
 
     @property
     def clean(self) -> bool:
@@ -808,23 +817,25 @@ class SagaHarness:
         return seqs
 
     def _run(self, trigger_bytes: bytes, *, redelivered: bool) -> Delivery:
-        work = self._handle(trigger_bytes, redelivered)
+        work = self.handle_delivery(trigger_bytes, redelivered)
         if work.error is None:
-            self._execute(work)
+            self.execute_delivery(work)
         return work.delivery  # type: ignore[return-value]  # None only when record=False
 
-    def _handle(
+    def handle_delivery(
         self,
         trigger_bytes: bytes,
         redelivered: bool,
         trigger_id: int | None = None,
         trigger: Any = None,
         compare: bool = True,
-    ) -> _Work:
-        """Build the request, call the handler, and prepare what the coordinator will send.
+    ) -> DeliveryWork:
+        """Build the request, call the handler, and prepare what the coordinator will send
+        (stamped, checked): the first step of a delivery; :meth:`execute_delivery` is the
+        second, and is skipped when ``work.error`` is set (the handler failed).
 
         The storm calls this directly (with ``trigger_id`` = its message id and the parsed
-        ``trigger``) and then :meth:`_execute`, possibly partially or in lockstep with a
+        ``trigger``) and then :meth:`execute_delivery`, possibly partially or in lockstep with a
         rival consumer. ``compare=False``: the caller knows the trigger is never delivered
         again, so the determinism check (which compares deliveries) is skipped.
         """
@@ -854,7 +865,7 @@ class SagaHarness:
             self._stamp(command, trigger)
         for fact in work.facts:
             if fact.HasField("cover"):  # core never gives a coverless book a cover
-                _copy_edition(fact.cover, trigger.cover)
+                copy_edition(fact.cover, trigger.cover)
         self._check_sent(work)
         if delivery is not None:
             delivery.sent = [RecordedCommand(c) for c in work.sent]
@@ -863,7 +874,7 @@ class SagaHarness:
 
     def _begin(
         self, trigger_bytes: bytes, trigger_id: int | None, trigger: Any, seqs: dict[str, int]
-    ) -> _Work:
+    ) -> DeliveryWork:
         """A new delivery in flight: the parsed trigger, its identity, the next number."""
         if trigger is None:
             trigger = wire.types_pb2.EventBook.FromString(trigger_bytes)
@@ -871,12 +882,14 @@ class SagaHarness:
             key = self._trigger_key(trigger)
             trigger_id = self._trigger_ids.setdefault(key, len(self._trigger_ids))
         self._count += 1
-        return _Work(self._count, trigger, trigger_id, seqs)
+        return DeliveryWork(self._count, trigger, trigger_id, seqs)
 
     #: the record class of a delivery (process managers record more)
     _delivery_class: type[Delivery] = None  # type: ignore[assignment]  # set below
 
-    def _record(self, work: _Work, redelivered: bool, trigger_bytes: bytes) -> Delivery | None:
+    def _record(
+        self, work: DeliveryWork, redelivered: bool, trigger_bytes: bytes
+    ) -> Delivery | None:
         """The public record of a delivery, when the harness keeps records."""
         if not self.record:
             return None
@@ -894,7 +907,7 @@ class SagaHarness:
         """What the coordinator does to an emitted command before sending it (in place)."""
         if command.HasField("cover"):  # core fills in only a cover that exists
             cover = command.cover
-            _copy_edition(cover, trigger.cover)
+            copy_edition(cover, trigger.cover)
             if not cover.correlation_id:
                 cover.correlation_id = trigger.cover.correlation_id
         if self.profile != "deferred-rewrite":
@@ -909,9 +922,9 @@ class SagaHarness:
             deferred.source.CopyFrom(trigger.cover)
             deferred.source_seq = source_seq
 
-    def _execute(
+    def execute_delivery(
         self,
-        work: _Work,
+        work: DeliveryWork,
         *,
         limit: int | None = None,
         first_round: list[Outcome] | None = None,
@@ -985,7 +998,7 @@ class SagaHarness:
         if limit is None:
             self._inject_facts(work)
 
-    def _inject_facts(self, work: _Work) -> None:
+    def _inject_facts(self, work: DeliveryWork) -> None:
         outcomes = []
         facts = work.facts
         for n, fact in enumerate(facts):
@@ -1005,7 +1018,7 @@ class SagaHarness:
                         "rejected-command",
                         f"fact to {stream_label(fact.cover.domain, fact.cover.root.value)} was "
                         f"refused: {outcome.code} {outcome.message}",
-                        trigger=self._trigger_label(work.trigger),
+                        trigger=self.trigger_label(work.trigger),
                         delivery=work.number,
                         details={"code": outcome.code},
                     ),
@@ -1013,7 +1026,7 @@ class SagaHarness:
         if work.delivery is not None:
             work.delivery.fact_outcomes = outcomes
 
-    def _report_outcome(self, work: _Work, index: int, outcome: Outcome) -> None:
+    def _report_outcome(self, work: DeliveryWork, index: int, outcome: Outcome) -> None:
         command = work.sent[index]
         target = stream_label(
             command.cover.domain, command.cover.root.value, edition_name(command.cover)
@@ -1025,7 +1038,7 @@ class SagaHarness:
             if v is not None
         }
         common = dict(
-            trigger=self._trigger_label(work.trigger),
+            trigger=self.trigger_label(work.trigger),
             target=target,
             delivery=work.number,
             sequences=seqs,
@@ -1052,7 +1065,7 @@ class SagaHarness:
             message = f"{type_name} to {target} was rejected: {outcome.code} {outcome.message}"
         self._add(work, Finding(kind, message, **common))
 
-    def _check_sent(self, work: _Work) -> None:
+    def _check_sent(self, work: DeliveryWork) -> None:
         """Per sent command: its logical key, and the unstamped / provenance checks."""
         trigger = work.trigger
         keys = []
@@ -1112,7 +1125,7 @@ class SagaHarness:
                 self._invalid_provenance(work, i, deferred)
         work.keys = keys
 
-    def _provenance_ok(self, work: _Work, deferred: Any) -> bool:
+    def _provenance_ok(self, work: DeliveryWork, deferred: Any) -> bool:
         """Whether a deferred header identifies the trigger (source cover and a page seq)."""
         identity = work.trigger_identity
         if identity is None:
@@ -1140,7 +1153,7 @@ class SagaHarness:
         )
 
     def _invalid_command(
-        self, work: _Work, index: int, key: int, problems: Sequence[Problem]
+        self, work: DeliveryWork, index: int, key: int, problems: Sequence[Problem]
     ) -> None:
         """One ``invalid-command`` finding per logical command (redeliveries of the same
         trigger emit it again; core refuses it each time, the report says it once)."""
@@ -1152,7 +1165,7 @@ class SagaHarness:
         what = f"command #{index} ({rc.type_name or 'no payload'})"
         self._add(work, self._invalid_finding(work, what, command, problems))
 
-    def _invalid_fact(self, work: _Work, index: int, problems: Sequence[Problem]) -> None:
+    def _invalid_fact(self, work: DeliveryWork, index: int, problems: Sequence[Problem]) -> None:
         fact = work.facts[index]
         # a tuple: never equal to a command's int key in the same set
         key = (work.trigger_id, index, fact.SerializeToString(deterministic=True))
@@ -1173,7 +1186,7 @@ class SagaHarness:
         self._add(work, finding)
 
     def _invalid_finding(
-        self, work: _Work, what: str, book: Any, problems: Sequence[Problem], tail: str = ""
+        self, work: DeliveryWork, what: str, book: Any, problems: Sequence[Problem], tail: str = ""
     ) -> Finding:
         first = problems[0]
         target = self._book_label(book)
@@ -1196,7 +1209,7 @@ class SagaHarness:
         return Finding(
             "invalid-command",
             message,
-            trigger=self._trigger_label(work.trigger),
+            trigger=self.trigger_label(work.trigger),
             target=target,
             delivery=work.number,
             details=details,
@@ -1213,7 +1226,7 @@ class SagaHarness:
             return f"{domain}/<no root>"
         return stream_label(domain, cover.root.value, edition_name(cover))
 
-    def _unstamped(self, work: _Work, index: int) -> None:
+    def _unstamped(self, work: DeliveryWork, index: int) -> None:
         rc = RecordedCommand(work.sent[index])
         self._add(
             work,
@@ -1222,13 +1235,13 @@ class SagaHarness:
                 f"command #{index} ({rc.type_name}) to {rc.domain} has no sequence header; "
                 "the destination reads it as sequence 0. Stamp it with "
                 "Destinations.stamp_command(cmd, domain) or a deferred header",
-                trigger=self._trigger_label(work.trigger),
+                trigger=self.trigger_label(work.trigger),
                 target=stream_label(rc.domain, rc.root),
                 delivery=work.number,
             ),
         )
 
-    def _invalid_provenance(self, work: _Work, index: int, deferred: Any) -> None:
+    def _invalid_provenance(self, work: DeliveryWork, index: int, deferred: Any) -> None:
         t_cover = work.trigger.cover
         t_seqs = {p.header.sequence for p in work.trigger.pages}
         rc = RecordedCommand(work.sent[index])
@@ -1263,14 +1276,14 @@ class SagaHarness:
                 f"command #{index} ({rc.type_name}) to {rc.domain} carries a deferred header "
                 f"that does not identify the trigger: {'; '.join(problems)}. Build it with "
                 "Destinations.deferred_header(request.source.cover, <trigger page seq>)",
-                trigger=self._trigger_label(work.trigger),
+                trigger=self.trigger_label(work.trigger),
                 target=stream_label(rc.domain, rc.root),
                 delivery=work.number,
                 sequences={"source_seq": deferred.source_seq},
             ),
         )
 
-    def _applied(self, work: _Work, index: int) -> None:
+    def _applied(self, work: DeliveryWork, index: int) -> None:
         """Business logic applied sent command ``index``: a second application of the same
         logical command (redelivery, duplicate publish or a whole-list re-send) is a
         double-apply, reported once per logical command."""
@@ -1303,7 +1316,7 @@ class SagaHarness:
                 "double-apply",
                 f"{rc.type_name or 'command'} to {target} was applied by business logic more "
                 f"than once (deliveries #{first}, #{work.number}); {advice}",
-                trigger=self._trigger_label(work.trigger),
+                trigger=self.trigger_label(work.trigger),
                 target=target,
                 delivery=work.number,
                 sequences={"sequence": rc.sequence} if rc.sequence is not None else {},
@@ -1311,7 +1324,7 @@ class SagaHarness:
             ),
         )
 
-    def _collision(self, work: _Work, index: int, outcome: Outcome) -> None:
+    def _collision(self, work: DeliveryWork, index: int, outcome: Outcome) -> None:
         second = RecordedCommand(work.sent[index])
         if outcome.collided_delivery == work.number:
             first = RecordedCommand(work.sent[outcome.collided_with or 0])
@@ -1337,7 +1350,7 @@ class SagaHarness:
                 "dedupe-collision",
                 f"{what}: angzarr returned the earlier command's events for this one, whose "
                 f"business logic never ran. {fix}",
-                trigger=self._trigger_label(work.trigger),
+                trigger=self.trigger_label(work.trigger),
                 target=stream_label(second.domain, second.root),
                 delivery=work.number,
                 dedupe_key=render_key(outcome.dedupe_key) if outcome.dedupe_key else None,
@@ -1345,7 +1358,7 @@ class SagaHarness:
         )
 
     def _check_determinism(
-        self, work: _Work, response: Any, response_bytes: bytes, key: int | None = None
+        self, work: DeliveryWork, response: Any, response_bytes: bytes, key: int | None = None
     ) -> None:
         """Compare this delivery's output with the first delivery of the same trigger (and,
         for process managers, the same state: ``key``). Explicit sequences count as the same
@@ -1429,15 +1442,15 @@ class SagaHarness:
                 f"the same trigger produced different output on redelivery: {where}. A saga must "
                 "be a pure function of the trigger and the request (no random ids, clocks or "
                 "counters)",
-                trigger=self._trigger_label(work.trigger),
+                trigger=self.trigger_label(work.trigger),
                 delivery=work.number,
                 details=details,
                 defect=f"{self.target.name}: {defect}",
             ),
         )
 
-    def _handler_failed(self, work: _Work, exc: BaseException) -> None:
-        label = self._trigger_label(work.trigger)
+    def _handler_failed(self, work: DeliveryWork, exc: BaseException) -> None:
+        label = self.trigger_label(work.trigger)
         trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
         if isinstance(exc, MalformedResponseError):
             self._add(
@@ -1511,7 +1524,7 @@ class SagaHarness:
                     f"{rc.type_name or 'command'} to {target} was emitted (deliveries "
                     f"{', '.join('#' + str(n) for n in deliveries)}) but never applied nor "
                     "rejected: every send ran out of retries or was cut short",
-                    trigger=self._trigger_label(trigger),
+                    trigger=self.trigger_label(trigger),
                     target=target,
                     delivery=deliveries[-1],
                     defect=f"{rc.domain} {rc.type_name}",
@@ -1519,9 +1532,9 @@ class SagaHarness:
             )
         return lost
 
-    def _add(self, work: _Work, finding: Finding) -> None:
+    def _add(self, work: DeliveryWork, finding: Finding) -> None:
         work.findings.append(finding)
-        self._findings.append(finding)
+        self.finding_log.append(finding)
 
     @staticmethod
     def _trigger_key(trigger: Any) -> tuple:
@@ -1534,7 +1547,8 @@ class SagaHarness:
         )
 
     @staticmethod
-    def _trigger_label(trigger: Any) -> str:
+    def trigger_label(trigger: Any) -> str:
+        """How findings name a trigger: ``domain/root@seq Type`` (a page range for several)."""
         seqs = [p.header.sequence for p in trigger.pages]
         if not seqs:
             at = "(no pages)"
@@ -1559,8 +1573,10 @@ def _facts_of(response: Any) -> Any:
     return response.events
 
 
-def _copy_edition(cover: Any, trigger_cover: Any) -> None:
-    """Overwrite ``cover``'s edition with the trigger's (clear it when the trigger has none)."""
+def copy_edition(cover: Any, trigger_cover: Any) -> None:
+    """What the coordinator does to every emitted cover (commands, facts; sagas and process
+    managers alike): overwrite ``cover``'s edition with the trigger's (clear it when the
+    trigger has none)."""
     if trigger_cover.HasField("edition"):
         cover.edition.CopyFrom(trigger_cover.edition)
     elif cover.HasField("edition"):

@@ -36,6 +36,10 @@ __all__ = [
     "MalformedResponseError",
     "PMTarget",
     "SagaTarget",
+    "describe_value",
+    "import_target",
+    "is_sdk_pm_class",
+    "message_full_name",
     "resolve_pm_target",
     "resolve_saga_target",
     "saga_response_bytes",
@@ -116,7 +120,9 @@ def _status_name(code: Any) -> str:
     return str(name if name is not None else code)
 
 
-def _full_name(obj: Any) -> str | None:
+def message_full_name(obj: Any) -> str | None:
+    """The protobuf full name of ``obj``'s message type (``"angzarr.CommandBook"``), or
+    ``None`` when ``obj`` is not a protobuf message (or message class)."""
     return getattr(getattr(obj, "DESCRIPTOR", None), "full_name", None)
 
 
@@ -186,7 +192,7 @@ def saga_response_bytes(raw: Any) -> bytes:
     if type(raw) is list and all(type(item) is book_class for item in raw):
         # Fast path: the usual in-process return, a list of the active CommandBook class.
         return b"".join([length_delimited(b"\n", item.SerializeToString()) for item in raw])
-    name = _full_name(raw)
+    name = message_full_name(raw)
     if name == "angzarr.SagaResponse":
         return raw.SerializeToString()
     if name == "angzarr.CommandBook":
@@ -194,9 +200,9 @@ def saga_response_bytes(raw: Any) -> bytes:
     if isinstance(raw, (list, tuple)):
         chunks = []
         for i, item in enumerate(raw):
-            if _full_name(item) != "angzarr.CommandBook":
+            if message_full_name(item) != "angzarr.CommandBook":
                 raise HandlerResultError(
-                    f"handler returned a list whose item {i} is {_describe(item)}; every item "
+                    f"handler returned a list whose item {i} is {describe_value(item)}; every item "
                     "must be an angzarr CommandBook"
                 )
             body = item.SerializeToString()
@@ -205,7 +211,7 @@ def saga_response_bytes(raw: Any) -> bytes:
     if name is not None:
         raise _wrong_message(raw, "angzarr.SagaResponse")
     raise HandlerResultError(
-        f"handler returned {_describe(raw)}; expected a SagaResponse, a list of CommandBooks, "
+        f"handler returned {describe_value(raw)}; expected a SagaResponse, a list of CommandBooks, "
         "a CommandBook or None"
     )
 
@@ -215,19 +221,27 @@ def _wrong_message(raw: Any, expected: str) -> MalformedResponseError:
         size = raw.ByteSize()
     except Exception:  # a message-like object of the user's that is not really one
         size = None
-    shown = f"a message of type {_full_name(raw)}"
+    shown = f"a message of type {message_full_name(raw)}"
     shown += f" ({size} bytes)" if size is not None else ""
     return MalformedResponseError(expected, shown, size=size)
 
 
-def _describe(value: Any) -> str:
-    name = _full_name(value)
+def describe_value(value: Any) -> str:
+    """A short description of what a handler returned, for error messages: ``a <full name>
+    message`` for a protobuf message, else its type and a truncated repr."""
+    name = message_full_name(value)
     if name:
         return f"a {name} message"
     return f"{type(value).__name__} {safe_repr(value, 60)}"
 
 
-def _import_target(spec: str) -> Any:
+def import_target(spec: str) -> Any:
+    """The object a ``package.module:attr`` string names (``attr`` may be dotted).
+
+    Raises :class:`~angzarr_testkit.errors.TargetError` with a fix-it message when the spec is
+    malformed, the module cannot be imported (or fails while importing), or the attribute is
+    missing. Used by the harnesses, the storm, the CLI and the behave steps alike.
+    """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise TargetError(
@@ -383,7 +397,7 @@ def resolve_saga_target(target: Any, *, param: str = "saga") -> SagaTarget:
     if isinstance(target, str):
         if "://" in target:
             return _network_target(target, "saga")
-        resolved = resolve_saga_target(_import_target(target), param=param)
+        resolved = resolve_saga_target(import_target(target), param=param)
         resolved.name = target
         return resolved
     if _is_sdk_saga_class(target):
@@ -449,7 +463,7 @@ class PMTarget:
     def handle_bytes(self, request_bytes: bytes) -> tuple[Any, bytes]:
         """Call ``Handle``; return the parsed response (active wire classes) and its bytes."""
         raw = _call_handler(self.handle, request_bytes)
-        name = _full_name(raw)
+        name = message_full_name(raw)
         if raw is None:
             data = b""
         elif name == "angzarr.ProcessManagerHandleResponse":
@@ -458,7 +472,7 @@ class PMTarget:
             raise _wrong_message(raw, "angzarr.ProcessManagerHandleResponse")
         else:
             raise HandlerResultError(
-                f"process manager returned {_describe(raw)}; expected a "
+                f"process manager returned {describe_value(raw)}; expected a "
                 "ProcessManagerHandleResponse or None"
             )
         PM = wire.process_manager_pb2
@@ -475,19 +489,21 @@ class PMTarget:
         raw = _call_handler(self.prepare, request_bytes)
         if raw is None:
             return []
-        name = _full_name(raw)
+        name = message_full_name(raw)
         if name is not None and name != "angzarr.ProcessManagerPrepareResponse":
             raise _wrong_message(raw, "angzarr.ProcessManagerPrepareResponse")
         if name is None:
             raise HandlerResultError(
-                f"Prepare returned {_describe(raw)}; expected a ProcessManagerPrepareResponse"
+                f"Prepare returned {describe_value(raw)}; expected a ProcessManagerPrepareResponse"
             )
         PM = wire.process_manager_pb2
         parsed = parse_response(PM.ProcessManagerPrepareResponse, raw.SerializeToString())
         return list(parsed.destinations)
 
 
-def _is_sdk_pm_class(obj: Any) -> bool:
+def is_sdk_pm_class(obj: Any) -> bool:
+    """Whether ``obj`` is an angzarr_client ``ProcessManager`` subclass (duck-typed, so that
+    bundled mode never imports angzarr_client)."""
     return (
         inspect.isclass(obj)
         and hasattr(obj, "_input_domains")
@@ -534,10 +550,10 @@ def resolve_pm_target(target: Any, *, param: str = "pm") -> PMTarget:
     if isinstance(target, str):
         if "://" in target:
             return _network_target(target, "process-manager")
-        resolved = resolve_pm_target(_import_target(target), param=param)
+        resolved = resolve_pm_target(import_target(target), param=param)
         resolved.name = target
         return resolved
-    if _is_sdk_pm_class(target) or _is_sdk_pm_class(type(target)):
+    if is_sdk_pm_class(target) or is_sdk_pm_class(type(target)):
         cls = target if inspect.isclass(target) else type(target)
         if wire.MODE != "angzarr_client":
             raise TargetError(

@@ -14,11 +14,10 @@ import base64
 import inspect
 import os
 import random
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .. import wire
 from ..errors import (
@@ -42,7 +41,7 @@ from ..framework.aggregate import (
 )
 from ..framework.encode import event_book_bytes
 from ..framework.findings import Finding, check_kinds, failing, render_findings, sort_findings
-from ..framework.saga import PROFILES, SagaHarness, _Work
+from ..framework.saga import PROFILES, DeliveryWork, SagaHarness
 from ..ids import root_str, uuid_for
 from ..validate import (
     DOMAIN_RE,
@@ -56,6 +55,8 @@ from ..validate import (
     check_names,
     usage_error,
 )
+from ..version import __version__
+from .bus import Bus, Message, open_bus
 from .faults import FAULT_CLASSES, FaultPlan
 from .sources import check_event_source, describe_source, make_event_source, refuse_event
 from .trace import (
@@ -98,7 +99,6 @@ MAX_RETRIES_LIMIT = 1000
 
 _EVENT_SHAPES = "a protobuf event message, a (domain, event) pair or an angzarr EventBook"
 
-_WINDOW = 16  # how far into the queue a reordering consumer may reach
 _STEP_MS = 1  # virtual time of one delivery
 
 
@@ -538,8 +538,6 @@ class Storm:
     def header(self, harness: SagaHarness) -> dict[str, Any]:
         """The trace's first line: format, versions, wire mode and every option a replay
         needs, with a ``config_digest`` over them."""
-        from .. import __version__
-
         header = {
             "type": "storm",
             "format": TRACE_FORMAT,
@@ -575,15 +573,15 @@ class Storm:
 def _sdk_pm_class(target: Any) -> type | None:
     """The angzarr_client ProcessManager class a target is (class, instance or
     ``module:attr`` string), or ``None``."""
-    from ..framework.targets import _import_target, _is_sdk_pm_class
+    from ..framework.targets import import_target, is_sdk_pm_class
 
     if isinstance(target, str) and ":" in target and "://" not in target:
         try:
-            target = _import_target(target)
+            target = import_target(target)
         except Exception:  # the harness reports bad targets with a clear error
             return None
     for candidate in (target, type(target)):
-        if _is_sdk_pm_class(candidate):
+        if is_sdk_pm_class(candidate):
             return candidate
     return None
 
@@ -627,96 +625,6 @@ def _json_list(values: list[str]) -> str:
     return '["' + '","'.join(values) + '"]' if values else "[]"
 
 
-class _Message:
-    """A trigger in the queue (each publish, duplicates included, is its own entry)."""
-
-    __slots__ = ("book", "copy", "count", "id", "redelivered", "trigger", "twin")
-
-    def __init__(self, msg_id: int, book: bytes, trigger: Any, copy: int = 0) -> None:
-        self.id = msg_id
-        self.copy = copy
-        self.book = book
-        self.trigger = trigger
-        self.redelivered = False
-        self.count = 0
-        #: another copy of this trigger was published (a publisher retry)
-        self.twin = False
-
-
-class Bus(Protocol):
-    """Where a storm's trigger messages wait between deliveries."""
-
-    #: whether the bus sets ``count`` and ``redelivered`` itself (a real broker does)
-    counts_deliveries: bool
-
-    def publish(self, message: _Message) -> None: ...
-
-    def has_room(self) -> bool: ...
-
-    def pending(self) -> bool: ...
-
-    def take(self) -> _Message | None: ...
-
-    def ack(self, message: _Message) -> None: ...
-
-    def requeue(self, message: _Message, how: str) -> None: ...
-
-    def redeliver_to_rival(self, message: _Message) -> _Message: ...
-
-    def close(self) -> list[_Message]: ...
-
-
-class MemoryBus:
-    """The in-memory model of a RabbitMQ queue with manual acks (DESIGN.md section 3):
-    FIFO, or reordered within a window; requeued messages go back to the head (near it
-    with reorder); the engine counts deliveries and applies the delivery limit."""
-
-    counts_deliveries = False
-
-    def __init__(self, engine: _Engine) -> None:
-        self.engine = engine
-        self.queue: deque[_Message] = deque()
-
-    def publish(self, message: _Message) -> None:
-        self.queue.append(message)
-
-    def has_room(self) -> bool:
-        return len(self.queue) < _WINDOW
-
-    def pending(self) -> bool:
-        return bool(self.queue)
-
-    def take(self) -> _Message:
-        queue, engine = self.queue, self.engine
-        if engine.faults.reorder and len(queue) > 1:
-            j = engine.rng.randrange(min(len(queue), _WINDOW))
-            if j:
-                engine.coverage["reorder"] += 1
-                message = queue[j]
-                del queue[j]
-                return message
-        return queue.popleft()
-
-    def ack(self, message: _Message) -> None:
-        return None
-
-    def requeue(self, message: _Message, how: str) -> None:
-        if self.engine.faults.reorder and self.queue:
-            self.queue.insert(self.engine.rng.randrange(min(len(self.queue), 3) + 1), message)
-        else:
-            self.queue.appendleft(message)
-
-    def redeliver_to_rival(self, message: _Message) -> _Message:
-        # The first consumer's channel is gone; the broker hands the same message to the
-        # second consumer, marked redelivered.
-        message.count += 1
-        message.redelivered = True
-        return message
-
-    def close(self) -> list[_Message]:
-        return []
-
-
 class _Engine:
     """One storm run: the bus model, fault injection, the trace and the counters."""
 
@@ -733,7 +641,7 @@ class _Engine:
         self.exhausted = False
         self.unpublished = 0
         # every message not yet acked or dead-lettered (messages hash by identity)
-        self.unsettled: set[_Message] = set()
+        self.unsettled: set[Message] = set()
         self.source_name = describe_source(storm.event_source)
         temporary = storm.trace_path is None
         path = Trace.temporary_path() if temporary else storm.trace_path
@@ -743,13 +651,8 @@ class _Engine:
         self.clock_ms = 0
         self.next_consumer = 0
         self.replaying = False
-        if storm.broker is None:
-            self.bus: Bus = MemoryBus(self)
-        else:
-            # Upward import, on purpose and lazily: the broker is a transport.
-            from ..transports.rabbitmq import RabbitBus
-
-            self.bus = RabbitBus(self, storm.broker)
+        # in memory, or the registered broker transport's (transports.rabbitmq)
+        self.bus: Bus = open_bus(self, storm.broker)
 
     # -- drivers ----------------------------------------------------------------------
     def run_random(self, source: Callable[[random.Random, int], Any], domain: str) -> StormReport:
@@ -792,7 +695,7 @@ class _Engine:
     def run_schedule(self, schedule: Schedule) -> StormReport:
         self.writer.line(self.storm.header(self.h))
         self.replaying = True
-        messages: dict[tuple[int, int], _Message] = {}
+        messages: dict[tuple[int, int], Message] = {}
         for msg_id, duplicate in schedule.publishes:
             book = schedule.books.get(msg_id)
             if book is None:
@@ -800,7 +703,7 @@ class _Engine:
             copy = 1 if duplicate else 0
             original = messages.get((msg_id, 0))
             trigger = original.trigger if original else _parse_book(msg_id, book)
-            message = messages[(msg_id, copy)] = _Message(msg_id, book, trigger, copy)
+            message = messages[(msg_id, copy)] = Message(msg_id, book, trigger, copy)
             self.unsettled.add(message)
             self.counts["published" if not duplicate else "duplicates"] += 1
             if duplicate:
@@ -921,13 +824,13 @@ class _Engine:
 
     def _publish(self, msg_id: int, book: bytes, duplicate: bool, root_label: str) -> None:
         trigger = wire.types_pb2.EventBook.FromString(book)
-        message = _Message(msg_id, book, trigger)
+        message = Message(msg_id, book, trigger)
         self.unsettled.add(message)
         self.bus.publish(message)
         self.counts["published"] += 1
         self._trace_publish(message, duplicate=False, root_label=root_label)
         if duplicate:
-            copy = _Message(msg_id, book, trigger, copy=1)
+            copy = Message(msg_id, book, trigger, copy=1)
             message.twin = copy.twin = True
             self.unsettled.add(copy)
             self.bus.publish(copy)
@@ -936,7 +839,7 @@ class _Engine:
             self._trace_publish(copy, duplicate=True)
 
     def _trace_publish(
-        self, message: _Message, *, duplicate: bool, root_label: str | None = None
+        self, message: Message, *, duplicate: bool, root_label: str | None = None
     ) -> None:
         if duplicate:
             self.writer.raw(f'{{"type":"publish","msg":{message.id},"duplicate":true}}\n')
@@ -950,7 +853,7 @@ class _Engine:
             f'"seq":{pages[-1].header.sequence if pages else -1},"book":"{book64}"}}\n'
         )
 
-    def _draw_fault(self, message: _Message) -> tuple[str | None, int | None]:
+    def _draw_fault(self, message: Message) -> tuple[str | None, int | None]:
         f = self.faults
         u = self.rng.random()
         if u < f.crash_before_ack:
@@ -966,7 +869,7 @@ class _Engine:
             return "concurrent-redelivery", None
         return None, None
 
-    def _requeue(self, message: _Message, how: str) -> str:
+    def _requeue(self, message: Message, how: str) -> str:
         """The message goes back to the queue (``how``: a consumer ``crash`` or a ``nack``),
         unless it reached the delivery limit: then it is dead-lettered."""
         # RabbitMQ's x-delivery-limit counts returns: the message is dead-lettered when it
@@ -980,11 +883,11 @@ class _Engine:
         self.bus.requeue(message, how)
         return "requeue"
 
-    def _dead_letter(self, message: _Message) -> None:
+    def _dead_letter(self, message: Message) -> None:
         self.unsettled.discard(message)
         self.counts["dead_lettered"] += 1
         self.coverage["delivery-limit"] += 1
-        label = self.h._trigger_label(message.trigger)
+        label = self.h.trigger_label(message.trigger)
         self.extra_findings.append(
             Finding(
                 "dead-lettered",
@@ -999,7 +902,7 @@ class _Engine:
     # -- one delivery ---------------------------------------------------------------------
     def _deliver(
         self,
-        message: _Message,
+        message: Message,
         fault: str | None,
         k: int | None,
         replay_consumer: int | None = None,
@@ -1013,7 +916,7 @@ class _Engine:
         self.clock_ms += _STEP_MS
         consumer = self._consumer() if replay_consumer is None else replay_consumer
         redelivered = message.redelivered
-        findings_before = len(h._findings)
+        findings_before = len(h.finding_log)
         outcomes: list[Outcome] = []
         if fault == "nack-requeue":
             self.coverage["nack-requeue"] += 1
@@ -1030,7 +933,7 @@ class _Engine:
                 or self.replaying
                 or bus.counts_deliveries
             )
-            work = h._handle(
+            work = h.handle_delivery(
                 message.book,
                 redelivered,
                 trigger_id=message.id,
@@ -1043,7 +946,9 @@ class _Engine:
                 second = bus.redeliver_to_rival(message)
                 counts["deliveries"] += 1
                 counts["redeliveries"] += 1
-                rival = h._handle(second.book, True, trigger_id=second.id, trigger=second.trigger)
+                rival = h.handle_delivery(
+                    second.book, True, trigger_id=second.id, trigger=second.trigger
+                )
                 self._count_call(rival)
                 self._lockstep(work, rival)
                 outcomes = work.outcomes + rival.outcomes
@@ -1055,12 +960,12 @@ class _Engine:
                 if k is None or k < 0:
                     k = self.rng.randrange(len(work.sent)) if work.sent else 0
                 if work.error is None:
-                    h._execute(work, limit=k)
+                    h.execute_delivery(work, limit=k)
                 outcomes = work.outcomes
                 settle = self._requeue(message, "crash")
             else:
                 if work.error is None:
-                    h._execute(work)
+                    h.execute_delivery(work)
                     if work.facts:
                         self._count_facts(work)
                 outcomes = work.outcomes
@@ -1072,7 +977,7 @@ class _Engine:
                 else:
                     settle = self._ack(message)
         self._count_outcomes(outcomes)
-        new_kinds = [f.kind for f in h._findings[findings_before:]]
+        new_kinds = [f.kind for f in h.finding_log[findings_before:]]
         self.writer.raw(
             f'{{"type":"deliver","n":{counts["deliveries"]},"msg":{message.id},'
             f'"copy":{message.copy},'
@@ -1089,13 +994,13 @@ class _Engine:
         self.next_consumer = (consumer + 1) % self.storm.concurrency
         return consumer
 
-    def _ack(self, message: _Message) -> str:
+    def _ack(self, message: Message) -> str:
         self.unsettled.discard(message)
         self.counts["acked"] += 1
         self.bus.ack(message)
         return "ack"
 
-    def _count_call(self, work: _Work) -> None:
+    def _count_call(self, work: DeliveryWork) -> None:
         if work.skipped:  # a PM trigger without correlation id: the handler is not called
             self.counts["skipped"] += 1
             return
@@ -1105,7 +1010,7 @@ class _Engine:
         else:
             self.produced += len(work.sent) + len(work.facts)
 
-    def _count_facts(self, work: _Work) -> None:
+    def _count_facts(self, work: DeliveryWork) -> None:
         """Facts go to their destinations once the whole command list went out."""
         if work.error is None:
             self.counts["facts"] += len(work.facts)
@@ -1124,7 +1029,7 @@ class _Engine:
             elif status == RETRIED_OUT:
                 counts["retried_out"] += 1
 
-    def _lockstep(self, first: _Work, second: _Work) -> None:
+    def _lockstep(self, first: DeliveryWork, second: DeliveryWork) -> None:
         """Two consumers process the same trigger at once: both look up the dedupe key and
         run business logic on the same head before either persists; the second commit then
         meets ``Sequence conflict`` and the coordinator's retry finds the dedupe entry."""
@@ -1132,7 +1037,7 @@ class _Engine:
         if first.error is not None or second.error is not None:
             for work in (first, second):
                 if work.error is None:
-                    h._execute(work)
+                    h.execute_delivery(work)
             return
         pipeline = h.pipeline
         n = min(len(first.sent), len(second.sent))
@@ -1146,7 +1051,7 @@ class _Engine:
         for work, first_round in ((first, round_a), (second, round_b)):
             for i in range(n, len(work.sent)):
                 first_round.append(pipeline.execute(work.sent[i], work.number, i, work.trigger_id))
-            h._execute(work, first_round=first_round)
+            h.execute_delivery(work, first_round=first_round)
 
     # -- the end --------------------------------------------------------------------------
     def _finish(self) -> StormReport:
@@ -1161,7 +1066,7 @@ class _Engine:
                     cycling,
                     self.unpublished,
                     self.faults.delivery_limit,
-                    label=self.h._trigger_label,
+                    label=self.h.trigger_label,
                 )
             )
         missing = [r for r in storm.require if not self.coverage.get(r)]

@@ -8,6 +8,8 @@
 
 Each transport imports its third-party client itself; importing this package imports none of
 them, so a missing extra only matters to the transport that needs it. Transports sit on top of
-the framework and the simulation (DESIGN.md section 2), which reach them only lazily, at call
-time (a ``grpc://`` target string, a ``broker=`` URL).
+the framework and the simulation (docs/architecture.md) and are never
+imported by them: ``grpc://`` target strings reach grpc.py lazily, at call time, and
+rabbitmq.py registers its bus with :mod:`angzarr_testkit.simulate.bus` (the package facade
+imports it), so a ``broker=`` URL opens it without the storm importing a transport.
 """

@@ -21,16 +21,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from ..simulate.storm import _Engine, _Message
+from ..simulate.bus import REORDER_WINDOW, BusHost, Message, register_broker
 
 __all__ = ["RabbitBus", "broker_available"]
 
-_WINDOW = 16
 _IN_FLIGHT = 16  # published but not yet settled: the in-memory bus's window, so both draw alike
 _STALL_SECONDS = 15.0
 
@@ -77,7 +74,7 @@ class RabbitBus:
 
     counts_deliveries = True
 
-    def __init__(self, engine: _Engine, url: str) -> None:
+    def __init__(self, engine: BusHost, url: str) -> None:
         pika = _pika()
         self.pika = pika
         self.engine = engine
@@ -103,8 +100,8 @@ class RabbitBus:
         # message would cost a round trip each.
         self.consumer = self.connection.channel()
         self.rival = self.connection.channel()
-        self.messages: dict[tuple[int, int], _Message] = {}
-        self.buffer: list[tuple[Any, int, _Message]] = []  # (channel, tag, message)
+        self.messages: dict[tuple[int, int], Message] = {}
+        self.buffer: list[tuple[Any, int, Message]] = []  # (channel, tag, message)
         self.tags: dict[int, tuple[Any, int]] = {}  # id(message) -> (channel, tag)
         self.published = 0
         self.acked = 0
@@ -112,7 +109,7 @@ class RabbitBus:
         self.last_progress = time.monotonic()
 
     # -- the Bus protocol -------------------------------------------------------------------
-    def publish(self, message: _Message) -> None:
+    def publish(self, message: Message) -> None:
         self.messages[(message.id, message.copy)] = message
         self.publisher.basic_publish(
             exchange="",
@@ -130,9 +127,9 @@ class RabbitBus:
     def pending(self) -> bool:
         return self.acked + self.dead < self.published
 
-    def take(self) -> _Message | None:
+    def take(self) -> Message | None:
         engine = self.engine
-        want = _WINDOW if engine.faults.reorder else 1
+        want = REORDER_WINDOW if engine.faults.reorder else 1
         while len(self.buffer) < want:
             fetched = self._fetch(self.consumer)
             if fetched is None:
@@ -150,20 +147,20 @@ class RabbitBus:
         self.tags[id(message)] = (channel, tag)
         return message
 
-    def ack(self, message: _Message) -> None:
+    def ack(self, message: Message) -> None:
         channel, tag = self.tags.pop(id(message))
         channel.basic_ack(tag)
         self.acked += 1
         self.last_progress = time.monotonic()
 
-    def requeue(self, message: _Message, how: str) -> None:
+    def requeue(self, message: Message, how: str) -> None:
         channel, tag = self.tags.pop(id(message))
         if how == "nack":
             channel.basic_nack(tag, requeue=True)
         else:  # a consumer crash: its channel dies with everything it had not acked
             self._crash(channel)
 
-    def redeliver_to_rival(self, message: _Message) -> _Message:
+    def redeliver_to_rival(self, message: Message) -> Message:
         channel, _ = self.tags.pop(id(message))
         self._crash(channel)
         deadline = time.monotonic() + _STALL_SECONDS
@@ -182,9 +179,9 @@ class RabbitBus:
             f"{_STALL_SECONDS:.0f} s"
         )
 
-    def close(self) -> list[_Message]:
+    def close(self) -> list[Message]:
         """Read the dead-letter queue (what the broker dead-lettered), then clean up."""
-        dead: list[_Message] = []
+        dead: list[Message] = []
         while True:
             method, properties, _ = self.admin.basic_get(self.dead_queue, auto_ack=True)
             if method is None:
@@ -201,7 +198,7 @@ class RabbitBus:
         return dead
 
     # -- internals --------------------------------------------------------------------------
-    def _fetch(self, channel: Any) -> tuple[Any, int, _Message] | None:
+    def _fetch(self, channel: Any) -> tuple[Any, int, Message] | None:
         method, properties, _ = channel.basic_get(self.queue, auto_ack=False)
         if method is None:
             return None
@@ -213,7 +210,7 @@ class RabbitBus:
             message.redelivered = True
         return channel, method.delivery_tag, message
 
-    def _message(self, properties: Any) -> _Message:
+    def _message(self, properties: Any) -> Message:
         headers = properties.headers or {}
         key = (int(properties.message_id), int(headers.get("copy", 0)))
         return self.messages[key]
@@ -249,3 +246,8 @@ class RabbitBus:
                 f"{self.published - self.acked - self.dead} message(s) unsettled"
             )
         time.sleep(0.002)
+
+
+# Storm(..., broker=URL) opens its bus through simulate.bus; the package facade imports this
+# module, so the broker is registered whenever the kit is imported.
+register_broker(RabbitBus)
