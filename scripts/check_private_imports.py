@@ -50,7 +50,6 @@ ALLOWED: dict[str, int] = {
     "framework/saga.py": 1583,
     "simulate/storm.py": 1139,
     "framework/aggregate.py": 858,
-    "strategies.py": 857,
     "behave/saga_steps.py": 776,
     "pytest_plugin.py": 717,
     "transports/grpc.py": 702,
