@@ -47,7 +47,6 @@ GENERATED = "_generated"
 #: Debt for issue 12: today's long modules (path relative to the package) and their line
 #: counts as a ceiling. Shrink them and lower (or drop) the entry; never raise one.
 ALLOWED: dict[str, int] = {
-    "framework/saga.py": 1583,
     "simulate/storm.py": 1139,
     "framework/aggregate.py": 858,
     "behave/saga_steps.py": 776,
@@ -55,7 +54,6 @@ ALLOWED: dict[str, int] = {
     "transports/grpc.py": 702,
     "cli.py": 624,
     "framework/targets.py": 600,
-    "framework/pm.py": 509,
 }
 
 _OWN = ("self", "cls")

@@ -9,41 +9,28 @@ provenance (``angzarr_deferred{source = PM domain / root from the correlation id
 highest PM event sequence}``) and sends each command once. A handler that raises is nacked and
 requeued until the delivery limit, then dead-lettered.
 
-The oracle adds PM checks to the saga ones: a trigger whose process events are persisted twice
-(PM state double-apply), and commands that repeat one already applied for an earlier trigger
-of the same workflow (history re-triggering).
+The oracle adds PM checks to the saga ones (:mod:`.pm_checks`): a trigger whose process events
+are persisted twice (PM state double-apply), and commands that repeat one already applied for
+an earlier trigger of the same workflow (history re-triggering).
 """
 
 from __future__ import annotations
 
-import traceback as tb
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import wire
-from ..errors import ConfigurationError, InvalidArgumentError, codes, describe_exception
+from ..errors import ConfigurationError, InvalidArgumentError, codes
 from ..factories import pm_root
 from ..validate import check_bool, check_int, check_names, check_str, checked
-from .aggregate import Stream, edition_name, stream_label
-from .findings import Finding
-from .saga import (
-    AggregateView,
-    Delivery,
-    DeliveryWork,
-    RecordedCommand,
-    SagaHarness,
-    copy_edition,
-    validate_domain,
-)
-from .targets import (
-    HandlerAborted,
-    HandlerExited,
-    HandlerResultError,
-    MalformedResponseError,
-    PMTarget,
-    resolve_pm_target,
-)
+from .aggregate import Stream, edition_name
+from .inputs import validate_domain
+from .pm_checks import PMCommandChecks, PMOracle
+from .records import AggregateView, Delivery, RecordedCommand
+from .saga import SagaHarness
+from .targets import PMTarget, resolve_pm_target
+from .work import DeliveryWork, copy_edition
 
 __all__ = ["PMDelivery", "ProcessManagerHarness", "pm_root"]
 
@@ -99,6 +86,9 @@ class ProcessManagerHarness(SagaHarness):
 
     requeue_on_error = True  # a PM handler error is a nack with requeue (storms read this)
     _delivery_class = PMDelivery
+    _oracle_class = PMOracle
+    _checks_class = PMCommandChecks
+    oracle: PMOracle
 
     def __init__(
         self,
@@ -163,8 +153,6 @@ class ProcessManagerHarness(SagaHarness):
             )
         self.delivery_limit = delivery_limit
         self._pm_streams: dict[str, Stream] = {}
-        self._state_applied: dict[int, int] = {}  # trigger id -> delivery that persisted
-        self._workflow_commands: dict[tuple[str, int], int] = {}  # (corr, content) -> trigger
 
     def _resolve(self, target: Any) -> Any:
         return target  # already a PMTarget
@@ -228,26 +216,12 @@ class ProcessManagerHarness(SagaHarness):
                 self.execute_delivery(work)
                 break
             if attempts > self.delivery_limit:  # x-delivery-limit counts returns
-                self._poisoned(work, attempts)
+                self.oracle.poisoned(work, attempts)
                 break
         delivery = work.delivery
         if isinstance(delivery, PMDelivery):
             delivery.attempts = attempts
         return delivery  # type: ignore[return-value]  # None only when record=False
-
-    def _poisoned(self, work: DeliveryWork, attempts: int) -> None:
-        self._add(
-            work,
-            Finding(
-                "dead-lettered",
-                f"the trigger was dead-lettered after {attempts} deliveries: the process "
-                "manager raised every time (a poison message); nothing it would have done "
-                "happened",
-                trigger=self.trigger_label(work.trigger),
-                delivery=work.number,
-                details={"deliveries": str(attempts)},
-            ),
-        )
 
     def handle_delivery(
         self,
@@ -295,14 +269,14 @@ class ProcessManagerHarness(SagaHarness):
             work.error = exc
             if delivery is not None:
                 delivery.error = exc
-            self._handler_failed(work, exc)
+            self.oracle.handler_failed(work, exc)
             return work
         if delivery is not None:
             returned = PM.ProcessManagerHandleResponse.FromString(response_bytes)
             delivery.commands = [RecordedCommand(c) for c in returned.commands]
         # A PM is stateful: only deliveries that saw the same state must emit the same.
         if compare:  # False: the caller knows the trigger is never delivered again
-            self._check_determinism(
+            self.oracle.check_determinism(
                 work, response, response_bytes, key=hash((work.trigger_id, state.next_sequence))
             )
         events = self._persist_process_events(work, state, response)
@@ -322,7 +296,7 @@ class ProcessManagerHarness(SagaHarness):
         for fact in work.facts:
             if fact.HasField("cover"):  # core never gives a coverless book a cover
                 copy_edition(fact.cover, trigger.cover)
-        self._check_sent(work)
+        self.checks.check_sent(work)
         if delivery is not None:
             delivery.sent = [RecordedCommand(c) for c in work.sent]
             delivery.facts = work.facts
@@ -369,38 +343,11 @@ class ProcessManagerHarness(SagaHarness):
             if not (page.HasField("header") and page.header.WhichOneof("sequence_type")):
                 page.header.sequence = head + i
         if pages[0].header.sequence != head:
-            self._add(
-                work,
-                Finding(
-                    "handler-error",
-                    f"process events start at sequence {pages[0].header.sequence} but the PM "
-                    f"stream is at {head} (Sequence conflict): leave sequences unset or "
-                    "continue from process_state",
-                    trigger=self.trigger_label(work.trigger),
-                    target=stream_label(state.domain, state.root),
-                    delivery=work.number,
-                    sequences={"expected": head, "actual": pages[0].header.sequence},
-                ),
-            )
+            self.oracle.process_events_conflict(work, state, pages)
             return []
         state.extend(pages)
         state.applied += 1
-        first = self._state_applied.setdefault(work.trigger_id, work.number)
-        if first != work.number:
-            self._add(
-                work,
-                Finding(
-                    "double-apply",
-                    f"the PM persisted process events for the same trigger again (deliveries "
-                    f"#{first}, #{work.number}): its state now holds the trigger twice. A PM "
-                    "must see in process_state that it already handled the trigger and emit "
-                    "nothing",
-                    trigger=self.trigger_label(work.trigger),
-                    target=stream_label(state.domain, state.root),
-                    delivery=work.number,
-                    details={"correlation_id": work.trigger.cover.correlation_id},
-                ),
-            )
+        self.oracle.state_persisted(work, state)
         return pages
 
     def _stamp(self, command: Any, trigger: Any, work: DeliveryWork | None = None) -> None:
@@ -420,90 +367,3 @@ class ProcessManagerHarness(SagaHarness):
                 continue
             deferred.source.CopyFrom(source)
             deferred.source_seq = source_seq
-
-    def _provenance_ok(self, work: DeliveryWork, deferred: Any) -> bool:
-        source, source_seq = work.pm_source
-        src = deferred.source
-        if (
-            src.domain == source.domain
-            and src.root.value == source.root.value
-            and deferred.source_seq == source_seq
-        ):
-            return True
-        return super()._provenance_ok(work, deferred)
-
-    def _applied(self, work: DeliveryWork, index: int) -> None:
-        super()._applied(work, index)
-        # History re-triggering: the same command content applied for two different triggers
-        # of one workflow (e.g. a PM acting on every page of a multi-page trigger).
-        command = work.sent[index]
-        content = hash(
-            (
-                command.cover.domain,
-                command.cover.root.value,
-                tuple(p.command.SerializeToString() for p in command.pages),
-            )
-        )
-        key = (work.trigger.cover.correlation_id, content)
-        first = self._workflow_commands.setdefault(key, work.trigger_id)
-        if first != work.trigger_id:
-            rc = RecordedCommand(command)
-            self._add(
-                work,
-                Finding(
-                    "nondeterministic-output",
-                    f"{rc.type_name} to {stream_label(rc.domain, rc.root)} repeats a command "
-                    "already applied for an earlier trigger of this workflow: the PM acted on "
-                    "replayed history (older pages of a multi-page trigger, or events it had "
-                    "already handled). Act on the newest page only and record progress in "
-                    "process events",
-                    trigger=self.trigger_label(work.trigger),
-                    target=stream_label(rc.domain, rc.root),
-                    delivery=work.number,
-                    details={"correlation_id": work.trigger.cover.correlation_id},
-                    defect=f"replayed history: {rc.domain} {rc.type_name}",
-                ),
-            )
-
-    def _handler_failed(self, work: DeliveryWork, exc: BaseException) -> None:
-        code = getattr(exc, "code", None)
-        described = describe_exception(exc)
-        if code == codes.MISSING_DESTINATION_SEQUENCE or "No sequence for domain" in described:
-            super()._handler_failed(work, exc)
-            return
-        if isinstance(exc, MalformedResponseError):
-            self._add(
-                work,
-                Finding(
-                    "malformed-response",
-                    f"process manager {self.pm_target.name} answered with a malformed "
-                    f"response: {exc.summary}. Nothing could be read from it, so the trigger "
-                    "is nacked and requeued as after a failed call; return a "
-                    "ProcessManagerHandleResponse (same angzarr schema)",
-                    trigger=self.trigger_label(work.trigger),
-                    delivery=work.number,
-                    details={"handler": self.pm_target.name, **exc.details},
-                ),
-            )
-            return
-        trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
-        error = type(exc).__name__
-        if isinstance(exc, HandlerAborted):
-            what = f"the servicer aborted with {exc.code}: {exc.details}"
-        elif isinstance(exc, (HandlerResultError, HandlerExited)):
-            what = str(exc)
-            error = "SystemExit" if isinstance(exc, HandlerExited) else error
-        else:
-            what = described
-        self._add(
-            work,
-            Finding(
-                "handler-error",
-                f"process manager {self.pm_target.name} failed on the trigger ({what}); angzarr "
-                "nacks and requeues it (a poison message loops until the delivery limit)",
-                trigger=self.trigger_label(work.trigger),
-                delivery=work.number,
-                details={"error": error},
-                traceback=trace,
-            ),
-        )
