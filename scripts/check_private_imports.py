@@ -48,7 +48,6 @@ GENERATED = "_generated"
 #: counts as a ceiling. Shrink them and lower (or drop) the entry; never raise one.
 ALLOWED: dict[str, int] = {
     "framework/saga.py": 1583,
-    "simulate/storm.py": 1139,
     "factories.py": 944,
     "framework/aggregate.py": 858,
     "strategies.py": 857,
