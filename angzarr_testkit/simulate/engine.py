@@ -4,9 +4,10 @@
 (:mod:`.bus`: in memory or a broker's), takes deliveries, draws each one's fault from the
 seeded RNG, runs it through the harness (``handle_delivery`` / ``execute_delivery``), settles
 it (ack, requeue or dead-letter), writes the trace lines and counts; when the bus is drained
-it adds the budget and vacuity findings and builds the :class:`~.report.StormReport`. It reads
-its options from a :class:`StormPlan` (what :class:`~.storm.Storm` is). A replay drives the same
-engine from a recorded :class:`~.trace.Schedule`.
+it adds the budget and vacuity findings and builds the
+:class:`~.storm_report.StormReport`. It reads its options from a :class:`StormPlan` (what
+:class:`~.storm.Storm` is). A replay drives the same engine from a recorded
+:class:`~.trace.Schedule`.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from ..ids import root_str
 from .bus import Bus, Message, open_bus
 from .faults import FAULT_CLASSES, FaultPlan
 from .progress import progress_bar
-from .report import COUNT_NAMES, StormReport
 from .sources import describe_source
+from .storm_report import COUNT_NAMES, StormReport
 from .trace import Schedule, Trace, TraceWriter
 from .triggers import TriggerMaker, parse_trace_book, root_cover
 from .vacuity import budget_finding, vacuity

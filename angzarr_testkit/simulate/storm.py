@@ -9,7 +9,7 @@ saga, same options: byte-identical trace.
 
 This module holds the options (checked at the call), :meth:`Storm.run`, the replays and the
 trace header; the run itself is :class:`~.engine.DeliveryEngine`'s and its result a
-:class:`~.report.StormReport` (re-exported here).
+:class:`~.storm_report.StormReport` (re-exported here).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from ..validate import (
 from ..version import __version__
 from .engine import DeliveryEngine
 from .faults import FAULT_CLASSES, FaultPlan
-from .report import COUNT_NAMES, StormReport
 from .sources import check_event_source, make_event_source
+from .storm_report import COUNT_NAMES, StormReport
 from .trace import TRACE_FORMAT, TRACE_VERSION, Schedule, config_digest, read_schedule
 from .triggers import input_domains
 from .vacuity import default_delivery_budget
