@@ -52,7 +52,6 @@ ALLOWED: dict[str, int] = {
     "factories.py": 944,
     "framework/aggregate.py": 858,
     "strategies.py": 857,
-    "pytest_plugin.py": 717,
     "transports/grpc.py": 702,
     "cli.py": 624,
     "framework/targets.py": 600,
