@@ -78,7 +78,7 @@ def pm_harness(_angzarr_state: PluginState) -> Callable[..., Any]:
     """Factory: ``pm_harness(pm, pm_domain=..., sources=[...], **kwargs)`` returns a
     :class:`~angzarr_testkit.ProcessManagerHarness` (profile: the session's unless given),
     checked like ``saga_harness``'s at the end of the test."""
-    from .framework.pm import ProcessManagerHarness
+    from ..framework.pm import ProcessManagerHarness
 
     def make(pm: Any, **kwargs: Any) -> ProcessManagerHarness:
         kwargs.setdefault("profile", _angzarr_state.settings.profile)
