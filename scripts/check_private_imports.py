@@ -48,10 +48,6 @@ GENERATED = "_generated"
 #: counts as a ceiling. Shrink them and lower (or drop) the entry; never raise one.
 ALLOWED: dict[str, int] = {
     "framework/aggregate.py": 858,
-    "behave/saga_steps.py": 776,
-    "pytest_plugin.py": 717,
-    "transports/grpc.py": 702,
-    "cli.py": 624,
     "framework/targets.py": 600,
 }
 
