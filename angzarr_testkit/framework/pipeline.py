@@ -14,6 +14,7 @@ from typing import Any
 from google.protobuf import empty_pb2
 
 from .. import wire
+from .calls import describe_value, message_full_name
 from .commands import check_command, check_fact
 from .covers import edition_name
 from .encode import length_delimited
@@ -29,7 +30,6 @@ from .outcomes import (
 )
 from .specs import DEFAULT_SPEC, AggregateSpec, BusinessLogic
 from .store import DedupeEntry, EventStore, Stream, pack_any, source_key
-from .targets import describe_value, message_full_name
 
 __all__ = ["Pipeline", "normalize_events"]
 
