@@ -46,10 +46,7 @@ GENERATED = "_generated"
 
 #: Debt for issue 12: today's long modules (path relative to the package) and their line
 #: counts as a ceiling. Shrink them and lower (or drop) the entry; never raise one.
-ALLOWED: dict[str, int] = {
-    "framework/aggregate.py": 858,
-    "framework/targets.py": 600,
-}
+ALLOWED: dict[str, int] = {}
 
 _OWN = ("self", "cls")
 

@@ -1,0 +1,353 @@
+"""angzarr's per-command destination pipeline and the business-logic call.
+
+The pipeline follows DESIGN.md section 3 ("Destination aggregate pipeline") step by step:
+cover validation, deferred dedupe, deferred restamping, explicit sequence check by merge
+strategy, business logic, persistence with the dedupe tag. It knows nothing of sagas; the
+coordinator tells it, per command, which delivery and emission index it belongs to so the
+oracle can tell a legitimate dedupe hit from a collision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import empty_pb2
+
+from .. import wire
+from .calls import describe_value, message_full_name
+from .commands import check_command, check_fact
+from .covers import edition_name
+from .encode import length_delimited
+from .outcomes import (
+    ALREADY_PROCESSED,
+    APPLIED,
+    DEAD_LETTERED,
+    DEDUPED,
+    REJECTED,
+    RETRYABLE,
+    Outcome,
+    Pending,
+)
+from .specs import DEFAULT_SPEC, AggregateSpec, BusinessLogic
+from .store import DedupeEntry, EventStore, Stream, pack_any, source_key
+
+__all__ = ["Pipeline", "normalize_events"]
+
+
+class Pipeline:
+    """angzarr's destination aggregate pipeline over an :class:`EventStore`."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.specs: dict[str, AggregateSpec] = {}
+        self.dead_letters: list[Any] = []
+
+    def spec(self, domain: str) -> AggregateSpec:
+        return self.specs.get(domain) or DEFAULT_SPEC
+
+    # -- commands ---------------------------------------------------------------------
+    def execute(
+        self,
+        command: Any,
+        delivery: int = 0,
+        index: int = 0,
+        trigger: int = 0,
+        *,
+        checked: bool = False,
+    ) -> Outcome:
+        """Run one command through the pipeline and return this attempt's outcome.
+
+        ``delivery`` and ``index`` say which delivery sent it and at which emission index,
+        so a dedupe hit on an entry stored by another command of the same delivery can be
+        told apart (a collision); ``trigger`` identifies the trigger event, so a hit on an
+        entry another trigger stored is one too. ``checked``: the caller already found the
+        command valid with :func:`~angzarr_testkit.framework.commands.check_command` (the
+        coordinator does, once per emitted command), so the check is not repeated."""
+        prepared = self.prepare(command, delivery, index, trigger, checked=checked)
+        return prepared if isinstance(prepared, Outcome) else self.commit(prepared)
+
+    def prepare(
+        self,
+        command: Any,
+        delivery: int = 0,
+        index: int = 0,
+        trigger: int = 0,
+        *,
+        checked: bool = False,
+    ) -> Outcome | Pending:
+        """Steps 1-5: validate, dedupe lookup, sequence check, business logic."""
+        T = wire.types_pb2
+        # What core's parse/validate steps refuse before anything else (the coordinator
+        # reports it as invalid-command; this is the destination's answer).
+        problems = () if checked else check_command(command)
+        if problems:
+            return Outcome(REJECTED, "INVALID_ARGUMENT", problems[0].status)
+        cover = command.cover
+        stream = self.store.stream(cover.domain, cover.root.value, edition_name(cover))
+        page0 = command.pages[0]
+        kind = page0.header.WhichOneof("sequence_type") if page0.HasField("header") else None
+
+        key = None
+        if kind == "angzarr_deferred" and page0.header.angzarr_deferred.source.domain:
+            key = source_key(page0.header.angzarr_deferred)
+            hit = stream.dedupe.get(key)
+            if hit is not None:
+                return self._deduped(
+                    stream, command, delivery, index, trigger, key, DedupeEntry.unpack(hit)
+                )
+
+        actual = stream.next_sequence
+        expected: int | None = None
+        handler = self.spec(stream.domain).handler
+        if kind in ("angzarr_deferred", "external_deferred"):
+            if handler is not None:  # business logic sees the restamped command
+                restamped = T.CommandBook()
+                restamped.CopyFrom(command)
+                for i, page in enumerate(restamped.pages):
+                    page.header.sequence = actual + i
+                command = restamped
+        else:
+            expected = page0.header.sequence if kind == "sequence" else 0
+            if expected != actual:
+                mismatch = f"Sequence mismatch: command expects {expected}, aggregate at {actual}"
+                strategy = page0.merge_strategy
+                if strategy == T.MERGE_MANUAL:
+                    self._dead_letter(command, mismatch, expected, actual)
+                    return Outcome(
+                        DEAD_LETTERED, "ABORTED", mismatch, expected=expected, actual=actual
+                    )
+                applies = strategy == T.MERGE_AGGREGATE_HANDLES or (
+                    strategy == T.MERGE_COMMUTATIVE and self.spec(cover.domain).commutative(command)
+                )
+                if not applies:
+                    return Outcome(
+                        RETRYABLE, "FAILED_PRECONDITION", mismatch, expected=expected, actual=actual
+                    )
+
+        if handler is None:
+            pages = _echo_pages(command)
+        else:
+            try:
+                pages = _run_business_logic(handler, stream, command)
+            except _Rejected as rejected:
+                return Outcome(
+                    REJECTED, rejected.code, rejected.message, expected=expected, actual=actual
+                )
+        return Pending(
+            stream, command, key, actual, pages, delivery, index, trigger, expected, actual
+        )
+
+    def commit(self, pending: Pending) -> Outcome:
+        """Step 6: persist the new pages if the head has not moved, tag them for dedupe."""
+        stream, new_pages = pending.stream, pending.pages
+        head = stream.next_sequence
+        for i, page in enumerate(new_pages):
+            if not (page.HasField("header") and page.header.WhichOneof("sequence_type")):
+                page.header.sequence = pending.head + i
+        if new_pages:
+            first = new_pages[0].header.sequence
+            if first != head:
+                return Outcome(
+                    RETRYABLE,
+                    "FAILED_PRECONDITION",
+                    f"Sequence conflict: expected {head}, got {first}",
+                    expected=pending.expected,
+                    actual=pending.actual,
+                )
+            for prev, page in zip(new_pages, new_pages[1:], strict=False):
+                if page.header.sequence <= prev.header.sequence:
+                    return Outcome(
+                        REJECTED,
+                        "INTERNAL",
+                        f"Business logic returned non-increasing sequences "
+                        f"{prev.header.sequence} then {page.header.sequence}",
+                    )
+        elif head != pending.head:
+            return Outcome(
+                RETRYABLE,
+                "FAILED_PRECONDITION",
+                f"Sequence conflict: expected {head}, got {pending.head}",
+            )
+        stream.extend(new_pages)
+        if pending.key is not None:
+            stream.dedupe[pending.key] = DedupeEntry(
+                head, len(new_pages), pending.delivery, pending.index, pending.trigger
+            ).pack()
+        stream.applied += 1
+        return Outcome(
+            APPLIED,
+            events_args=(pending.command.cover, new_pages, stream.next_sequence),
+            dedupe=(stream, pending.key) if pending.key is not None else None,
+            expected=pending.expected,
+            actual=pending.actual,
+        )
+
+    def _deduped(
+        self,
+        stream: Stream,
+        command: Any,
+        delivery: int,
+        index: int,
+        trigger: int,
+        key: bytes,
+        hit: DedupeEntry,
+    ) -> Outcome:
+        # The stored events come back under the in-flight command's cover (its correlation
+        # id); business logic does not run and nothing is persisted. A hit on an entry that
+        # another command of this delivery stored, or that another trigger stored, is a
+        # collision: this command is silently dropped.
+        stream.deduped += 1
+        collided = (hit.delivery == delivery and hit.index != index) or hit.trigger != trigger
+        return Outcome(
+            DEDUPED,
+            events_args=(
+                command.cover,
+                lambda: stream.page_range(hit.first, hit.count),
+                stream.next_sequence,
+            ),
+            dedupe=(stream, key),
+            collided_with=hit.index if collided else None,
+            collided_delivery=hit.delivery if collided else None,
+        )
+
+    def _dead_letter(self, command: Any, reason: str, expected: int, actual: int) -> None:
+        T = wire.types_pb2
+        letter = T.AngzarrDeadLetter(
+            cover=command.cover,
+            rejected_command=command,
+            rejection_reason=reason,
+            source_component_type="aggregate",
+            source_component=command.cover.domain,
+        )
+        letter.sequence_mismatch.expected_sequence = expected
+        letter.sequence_mismatch.actual_sequence = actual
+        letter.sequence_mismatch.merge_strategy = T.MERGE_MANUAL
+        self.dead_letters.append(letter)
+
+    # -- facts ------------------------------------------------------------------------
+    def inject_fact(self, fact: Any) -> Outcome:
+        """Inject a fact ``EventBook`` (``SagaResponse.events``): external-id dedupe."""
+        T = wire.types_pb2
+        problems = check_fact(fact)
+        if problems:
+            return Outcome(REJECTED, "INVALID_ARGUMENT", problems[0].status)
+        # core needs one external_deferred page (the fact marker) and dedupes on page 0's
+        # non-empty external_id (pipeline.rs execute_fact_pipeline).
+        ids = [
+            p.header.external_deferred.external_id
+            for p in fact.pages
+            if p.header.WhichOneof("sequence_type") == "external_deferred"
+        ]
+        stream = self.store.stream(
+            fact.cover.domain, fact.cover.root.value, edition_name(fact.cover)
+        )
+        page0 = fact.pages[0].header
+        first_id = (
+            page0.external_deferred.external_id
+            if page0.WhichOneof("sequence_type") == "external_deferred"
+            else ""
+        )
+        if first_id and first_id in stream.external_ids:
+            return Outcome(
+                ALREADY_PROCESSED,
+                events=T.EventBook(cover=fact.cover, next_sequence=stream.next_sequence),
+            )
+        head = stream.next_sequence
+        pages = []
+        for i, page in enumerate(fact.pages):
+            copy = T.EventPage()
+            copy.CopyFrom(page)
+            copy.header.sequence = head + i
+            pages.append(copy)
+        stream.extend(pages)
+        stream.external_ids.update(ids)
+        return Outcome(
+            APPLIED,
+            events=T.EventBook(cover=fact.cover, pages=pages, next_sequence=stream.next_sequence),
+        )
+
+
+class _Rejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class _Revoked(Exception):
+    pass
+
+
+class _BadResult(Exception):
+    pass
+
+
+def _run_business_logic(handler: BusinessLogic, stream: Stream, command: Any) -> list[Any]:
+    """Call user business logic with a ``ContextualCommand`` (over bytes); its rejections
+    become :class:`_Rejected`."""
+    T, C = wire.types_pb2, wire.command_handler_pb2
+    contextual = T.ContextualCommand.FromString(
+        length_delimited(b"\x0a", stream.book_bytes())
+        + length_delimited(b"\x12", command.SerializeToString())
+    )
+    try:
+        return normalize_events(handler(contextual), C)
+    except _Revoked as revoked:
+        raise _Rejected("FAILED_PRECONDITION", f"Command revoked: {revoked}") from None
+    except _BadResult as bad:
+        raise _Rejected("INTERNAL", str(bad)) from None
+    except Exception as exc:  # business logic rejected the command
+        code = getattr(exc, "code", None)
+        raise _Rejected(
+            code if isinstance(code, str) else "FAILED_PRECONDITION", f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _echo_pages(command: Any) -> list[Any]:
+    """Default business logic: accept, one event per command page carrying the command."""
+    T = wire.types_pb2
+    pages = [T.EventPage(event=page.command) for page in command.pages if page.HasField("command")]
+    return pages or [T.EventPage(event=pack_any(empty_pb2.Empty()))]
+
+
+def normalize_events(raw: Any, C: Any) -> list[Any]:
+    """Business logic's return value -> fresh ``EventPage`` list (sequences maybe unset).
+
+    ``C`` is the generated ``command_handler_pb2`` module of the wire mode in use. Also used
+    by the saga harness to normalise a given event list the same way."""
+    T = wire.types_pb2
+    name = message_full_name(raw)
+    if name == "angzarr.BusinessResponse":
+        response = C.BusinessResponse.FromString(raw.SerializeToString())
+        which = response.WhichOneof("result")
+        if which == "revocation":
+            raise _Revoked(response.revocation.reason or "no reason given")
+        if which == "events":
+            raw, name = response.events, "angzarr.EventBook"
+        else:
+            return []
+    if raw is None:
+        return []
+    if name == "angzarr.EventBook":
+        return [T.EventPage.FromString(p.SerializeToString()) for p in raw.pages]
+    if name == "angzarr.EventPage":
+        return [T.EventPage.FromString(raw.SerializeToString())]
+    items = list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    pages = []
+    for item in items:
+        item_name = message_full_name(item)
+        if item_name == "angzarr.EventPage":
+            pages.append(T.EventPage.FromString(item.SerializeToString()))
+        elif item_name == "google.protobuf.Any":
+            page = T.EventPage()
+            page.event.CopyFrom(item)
+            pages.append(page)
+        elif item_name:
+            page = T.EventPage()
+            page.event.CopyFrom(pack_any(item))
+            pages.append(page)
+        else:
+            raise _BadResult(
+                f"business logic returned {describe_value(item)}; return events (messages, "
+                "EventPages, an EventBook), a BusinessResponse, or None"
+            )
+    return pages
