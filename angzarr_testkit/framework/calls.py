@@ -164,32 +164,30 @@ def saga_response_bytes(raw: Any) -> bytes:
     """
     if raw is None:
         return b""
+    if type(raw) is not list:  # a list of CommandBooks is the usual in-process return
+        name = message_full_name(raw)
+        if name == "angzarr.SagaResponse":
+            return raw.SerializeToString()
+        if name == "angzarr.CommandBook":
+            raw = [raw]
+        elif not isinstance(raw, (list, tuple)):
+            if name is not None:
+                raise _wrong_message(raw, "angzarr.SagaResponse")
+            raise HandlerResultError(
+                f"handler returned {describe_value(raw)}; expected a SagaResponse, a list of "
+                "CommandBooks, a CommandBook or None"
+            )
     book_class = wire.types_pb2.CommandBook
-    if type(raw) is list and all(type(item) is book_class for item in raw):
-        # Fast path: the usual in-process return, a list of the active CommandBook class.
-        return b"".join([length_delimited(b"\n", item.SerializeToString()) for item in raw])
-    name = message_full_name(raw)
-    if name == "angzarr.SagaResponse":
-        return raw.SerializeToString()
-    if name == "angzarr.CommandBook":
-        raw = [raw]
-    if isinstance(raw, (list, tuple)):
-        chunks = []
-        for i, item in enumerate(raw):
-            if message_full_name(item) != "angzarr.CommandBook":
-                raise HandlerResultError(
-                    f"handler returned a list whose item {i} is {describe_value(item)}; every item "
-                    "must be an angzarr CommandBook"
-                )
-            body = item.SerializeToString()
-            chunks.append(length_delimited(b"\n", body))
-        return b"".join(chunks)
-    if name is not None:
-        raise _wrong_message(raw, "angzarr.SagaResponse")
-    raise HandlerResultError(
-        f"handler returned {describe_value(raw)}; expected a SagaResponse, a list of CommandBooks, "
-        "a CommandBook or None"
-    )
+    chunks = []
+    for i, item in enumerate(raw):
+        # (the type test first: the active class is the common case and the cheaper check)
+        if type(item) is not book_class and message_full_name(item) != "angzarr.CommandBook":
+            raise HandlerResultError(
+                f"handler returned a list whose item {i} is {describe_value(item)}; every item "
+                "must be an angzarr CommandBook"
+            )
+        chunks.append(length_delimited(b"\n", item.SerializeToString()))
+    return b"".join(chunks)
 
 
 def _wrong_message(raw: Any, expected: str) -> MalformedResponseError:
