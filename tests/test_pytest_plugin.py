@@ -807,3 +807,19 @@ def test_the_docs_example_runs_as_written(pytester):
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
     assert outcomes["passed"] >= 3
+
+
+def test_a_storms_own_fail_on_counts_when_the_test_fails_on_its_own(project, pytester):
+    # The storm raises rejected-command to an error, so a test failing on its own does not
+    # list those rejections in the summary as mere warnings (as the verdict would not).
+    project(
+        REJECTIONS.replace("== 20", "== 21").replace(
+            "**STORM_IO", 'fail_on=["rejected-command"], **STORM_IO'
+        )
+    )
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    assert "[rejected-command] x20 (warning)" not in result.stdout.str()
+    # without the storm's fail_on, the same test lists them (see the test above)
+    project(REJECTIONS.replace("== 20", "== 21"))
+    run(pytester).stdout.fnmatch_lines(["  storm #1: [[]rejected-command[]] x20 (warning): *"])

@@ -69,9 +69,7 @@ class PluginState:
                 blocks.append(render_failure(title, errors))
         reports, self._reports_seen = self.storms[self._reports_seen :], len(self.storms)
         for label, storm, report in reports:
-            # The storm's own fail_on / allow_vacuous add to the test's.
-            storm_allowed = allowed | ({"vacuous-run"} if storm.allow_vacuous else set())
-            storm_fail_on = fail_on | storm.fail_on
+            storm_allowed, storm_fail_on = _storm_policy(storm, allowed, fail_on)
             errors = failing(report.findings, allow=storm_allowed, fail_on=storm_fail_on)
             self._note(label, report.findings, errors, storm_allowed)
             # A required fault class that never happened is a vacuous-run finding (one
@@ -105,9 +103,10 @@ class PluginState:
             fresh = self._fresh(n, harness.findings)
             errors = failing(fresh, allow=allowed, fail_on=self.settings.fail_on)
             self._note(f"saga harness #{n}", fresh, errors, allowed)
-        for label, _storm, report in self.storms[self._reports_seen :]:
-            errors = failing(report.findings, allow=allowed, fail_on=self.settings.fail_on)
-            self._note(label, report.findings, errors, allowed)
+        for label, storm, report in self.storms[self._reports_seen :]:
+            storm_allowed, storm_fail_on = _storm_policy(storm, allowed, self.settings.fail_on)
+            errors = failing(report.findings, allow=storm_allowed, fail_on=storm_fail_on)
+            self._note(label, report.findings, errors, storm_allowed)
         self._reports_seen = len(self.storms)
 
     def _note(
@@ -208,3 +207,12 @@ def annotate_report(item: pytest.Item, call: pytest.CallInfo[None], report: Any)
         if call.when == "teardown" and state.summary:
             # A plain attribute of the report: xdist carries it to the controller.
             setattr(report, SUMMARY_ATTR, list(state.summary))
+
+
+def _storm_policy(
+    storm: Storm, allowed: frozenset[str], fail_on: frozenset[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The test's allowed and fail-on kinds for one storm: its own ``fail_on`` adds to the
+    test's (the verdict its ``assert_clean`` gives). ``allow_vacuous`` needs nothing here:
+    such a storm never reports a ``vacuous-run``."""
+    return allowed, fail_on | storm.fail_on
