@@ -6,7 +6,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from angzarr_testkit import wire
-from angzarr_testkit.framework.encode import event_book_bytes, saga_request_bytes, varint
+from angzarr_testkit.framework.encode import (
+    echo_page_bytes,
+    event_book_bytes,
+    saga_request_bytes,
+    varint,
+)
 from angzarr_testkit.strategies import covers, domains, messages
 
 T, S, E = wire.types_pb2, wire.saga_pb2, wire.examples_pb2
@@ -54,3 +59,30 @@ def test_stream_book_bytes_equal_the_book(events, edition):
     stream.book_bytes()  # the encoding is extended incrementally
     stream.extend(pages[2:])
     assert T.EventBook.FromString(stream.book_bytes()) == stream.book()
+
+
+@given(UINT32, st.one_of(st.just(None), messages(E.ReserveInventory)))
+def test_echo_page_bytes(seq, command):
+    from google.protobuf import any_pb2
+
+    event = any_pb2.Any()
+    if command is not None:
+        event.Pack(command, type_url_prefix=wire.TYPE_URL_PREFIX)
+    page = T.EventPage(event=event)
+    page.header.sequence = seq
+    assert echo_page_bytes(seq, event.SerializeToString()) == page.SerializeToString()
+
+
+@given(
+    st.integers(0, 2**33),
+    st.integers(0, 2**17),
+    st.integers(0, 2**41),
+    st.integers(0, 2**17),
+    st.integers(0, 2**20),
+)
+def test_dedupe_entries_pack_and_unpack(first, count, delivery, index, trigger):
+    from angzarr_testkit.framework.store import DedupeEntry, pack_entry
+
+    entry = DedupeEntry(first, count, delivery, index, trigger)
+    assert DedupeEntry.unpack(pack_entry(first, count, delivery, index, trigger)) == entry
+    assert DedupeEntry.unpack(entry.pack()) == entry

@@ -236,16 +236,24 @@ class Coordinator:
         once (a crash mid-dispatch); ``first_round`` supplies round one's outcomes (computed
         in lockstep with a rival consumer)."""
         sent = work.sent
-        n = len(sent) if limit is None else min(limit, len(sent))
-        final: list[Outcome | None] = [None] * n
-        last: list[Outcome | None] = [None] * n
-        attempts = [0] * n
         execute = self.pipeline.execute
         oracle = self.oracle
         # check_sent checked every command once: only the invalid ones are checked again
         # (and refused) by the destination
         invalid = self.checks.invalid_reported
         keys = work.keys
+        if limit is None and first_round is None and len(sent) == 1 and not invalid:
+            # The usual delivery: one valid command. Its first attempt settles it unless it is
+            # retryable; then the rounds below take over from that attempt.
+            outcome = execute(sent[0], work.number, 0, work.trigger_id, checked=True)
+            if outcome.status != RETRYABLE:
+                self._settle_one(work, outcome)
+                return
+            first_round = [outcome]
+        n = len(sent) if limit is None else min(limit, len(sent))
+        final: list[Outcome | None] = [None] * n
+        last: list[Outcome | None] = [None] * n
+        attempts = [0] * n
         valid = [keys[i] not in invalid for i in range(n)] if invalid else [True] * n
         rounds = 1 if limit is not None else self.max_retries + 1
         for round_no in range(rounds):
@@ -303,9 +311,36 @@ class Coordinator:
         if limit is None:
             self._inject_facts(work)
 
+    def _settle_one(self, work: DeliveryWork, outcome: Outcome) -> None:
+        """:meth:`execute_delivery`'s bookkeeping for one valid command settled by its first
+        attempt (not retryable): the same steps as the rounds, for a list of one."""
+        oracle = self.oracle
+        status = outcome.status
+        key = work.keys[0]
+        if status == APPLIED:
+            oracle.applied(work, 0)
+        elif outcome.collided_with is not None:
+            oracle.collision(work, 0, outcome)
+        outcome.attempts = 1
+        oracle.unresolved.pop(key, None)
+        if status != APPLIED:
+            oracle.applied_in.setdefault(key, -work.number)
+            if status in _REPORTED_STATUSES:
+                oracle.report_outcome(work, 0, outcome)
+        work.outcomes = [outcome]
+        delivery = work.delivery
+        if delivery is not None:
+            delivery.outcomes = work.outcomes
+            delivery.virtual_time = work.virtual_time
+        self._inject_facts(work)
+
     def _inject_facts(self, work: DeliveryWork) -> None:
-        outcomes = []
         facts = work.facts
+        if not facts:
+            if work.delivery is not None:
+                work.delivery.fact_outcomes = []
+            return
+        outcomes = []
         for n, fact in enumerate(facts):
             outcome = self.pipeline.inject_fact(fact)
             outcomes.append(outcome)

@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["event_book_bytes", "length_delimited", "saga_request_bytes", "varint"]
+__all__ = [
+    "echo_page_bytes",
+    "event_book_bytes",
+    "length_delimited",
+    "saga_request_bytes",
+    "varint",
+]
 
 _SMALL = [bytes([i]) for i in range(128)]
+# The encoded head of a destination_sequences entry per domain (key field + the domain),
+# and of an Any per type URL: both repeat on every delivery. Bounded: cleared when full.
+_ENTRY_HEADS: dict[str, bytes] = {}
+_TYPE_HEADS: dict[str, bytes] = {}
+_CACHE_LIMIT = 4096
 
 
 def varint(value: int) -> bytes:
@@ -29,30 +40,65 @@ def varint(value: int) -> bytes:
 
 def length_delimited(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: ``tag`` (already the encoded key) + length + payload."""
-    return tag + varint(len(payload)) + payload
+    n = len(payload)
+    return tag + (_SMALL[n] if n < 128 else varint(n)) + payload
+
+
+def _cached(cache: dict[str, bytes], text: str) -> bytes:
+    """``text`` as a length-delimited field 1 (``0x0a``), memoised in ``cache``."""
+    head = cache.get(text)
+    if head is None:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        head = cache[text] = length_delimited(b"\x0a", text.encode())
+    return head
 
 
 def saga_request_bytes(book: bytes, sequences: Mapping[str, int]) -> bytes:
     """``SagaHandleRequest{source: book, destination_sequences: sequences}`` on the wire."""
-    parts = [length_delimited(b"\x0a", book)]
+    n = len(book)
+    out = b"\x0a" + (_SMALL[n] if n < 128 else varint(n)) + book
     for domain, seq in sequences.items():
-        entry = length_delimited(b"\x0a", domain.encode()) + b"\x10" + varint(seq)
-        parts.append(length_delimited(b"\x22", entry))
-    return b"".join(parts)
+        entry = (
+            _cached(_ENTRY_HEADS, domain) + b"\x10" + (_SMALL[seq] if seq < 128 else varint(seq))
+        )
+        out += (
+            b"\x22" + _SMALL[len(entry)] + entry
+            if len(entry) < 128
+            else (length_delimited(b"\x22", entry))
+        )
+    return out
 
 
 def event_book_bytes(cover: bytes, sequence: int, type_url: str, value: bytes) -> bytes:
     """A one-page ``EventBook``: ``cover`` (serialized ``Cover``), a page whose header has an
     explicit ``sequence`` and whose event is ``Any{type_url, value}``, ``next_sequence`` =
     ``sequence + 1``."""
-    any_bytes = length_delimited(b"\x0a", type_url.encode())
+    any_bytes = _cached(_TYPE_HEADS, type_url)
     if value:
         any_bytes += length_delimited(b"\x12", value)
-    header = length_delimited(b"\x0a", b"\x08" + varint(sequence))
-    page = header + length_delimited(b"\x1a", any_bytes)
+    small = _SMALL
+    header = b"\x08" + (small[sequence] if sequence < 128 else varint(sequence))
+    page = b"\x0a" + small[len(header)] + header + length_delimited(b"\x1a", any_bytes)
+    after = sequence + 1
     return (
         length_delimited(b"\x0a", cover)
         + length_delimited(b"\x1a", page)
         + b"\x30"
-        + varint(sequence + 1)
+        + (small[after] if after < 128 else varint(after))
+    )
+
+
+def echo_page_bytes(sequence: int, event: bytes) -> bytes:
+    """An ``EventPage`` with an explicit header ``sequence`` and ``event`` (a serialized
+    ``Any``, possibly empty): the page the default business logic persists per command page."""
+    header = b"\x08" + (_SMALL[sequence] if sequence < 128 else varint(sequence))
+    n = len(event)
+    return (
+        b"\x0a"
+        + _SMALL[len(header)]
+        + header
+        + b"\x1a"
+        + (_SMALL[n] if n < 128 else varint(n))
+        + event
     )

@@ -9,6 +9,7 @@ oracle can tell a legitimate dedupe hit from a collision.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from google.protobuf import empty_pb2
@@ -17,7 +18,7 @@ from .. import wire
 from .calls import describe_value, message_full_name
 from .commands import check_command, check_fact
 from .covers import edition_name
-from .encode import length_delimited
+from .encode import echo_page_bytes, length_delimited
 from .outcomes import (
     ALREADY_PROCESSED,
     APPLIED,
@@ -29,9 +30,9 @@ from .outcomes import (
     Pending,
 )
 from .specs import DEFAULT_SPEC, AggregateSpec, BusinessLogic
-from .store import DedupeEntry, EventStore, Stream, pack_any, source_key
+from .store import DedupeEntry, EventStore, Stream, pack_any, pack_entry, source_key
 
-__all__ = ["Pipeline", "normalize_events"]
+__all__ = ["EchoPages", "Pipeline", "normalize_events"]
 
 
 class Pipeline:
@@ -63,8 +64,10 @@ class Pipeline:
         entry another trigger stored is one too. ``checked``: the caller already found the
         command valid with :func:`~angzarr_testkit.framework.commands.check_command` (the
         coordinator does, once per emitted command), so the check is not repeated."""
-        prepared = self.prepare(command, delivery, index, trigger, checked=checked)
-        return prepared if isinstance(prepared, Outcome) else self.commit(prepared)
+        prepared = self._prepare(command, delivery, index, trigger, checked)
+        if type(prepared) is Outcome:
+            return prepared
+        return self._commit(*prepared)
 
     def prepare(
         self,
@@ -76,6 +79,30 @@ class Pipeline:
         checked: bool = False,
     ) -> Outcome | Pending:
         """Steps 1-5: validate, dedupe lookup, sequence check, business logic."""
+        prepared = self._prepare(command, delivery, index, trigger, checked)
+        return prepared if type(prepared) is Outcome else Pending(*prepared)
+
+    def commit(self, pending: Pending) -> Outcome:
+        """Step 6: persist the new pages if the head has not moved, tag them for dedupe."""
+        p = pending
+        return self._commit(
+            p.stream,
+            p.command,
+            p.key,
+            p.head,
+            p.pages,
+            p.delivery,
+            p.index,
+            p.trigger,
+            p.expected,
+            p.actual,
+        )
+
+    def _prepare(
+        self, command: Any, delivery: int, index: int, trigger: int, checked: bool
+    ) -> Outcome | tuple:
+        """:meth:`prepare`'s steps; a command that passes them comes back as the fields of
+        its :class:`Pending` (a tuple: :meth:`execute` commits it without building one)."""
         T = wire.types_pb2
         # What core's parse/validate steps refuse before anything else (the coordinator
         # reports it as invalid-command; this is the destination's answer).
@@ -83,7 +110,8 @@ class Pipeline:
         if problems:
             return Outcome(REJECTED, "INVALID_ARGUMENT", problems[0].status)
         cover = command.cover
-        stream = self.store.stream(cover.domain, cover.root.value, edition_name(cover))
+        domain = cover.domain
+        stream = self.store.stream(domain, cover.root.value, edition_name(cover))
         page0 = command.pages[0]
         kind = page0.header.WhichOneof("sequence_type") if page0.HasField("header") else None
 
@@ -98,7 +126,8 @@ class Pipeline:
 
         actual = stream.next_sequence
         expected: int | None = None
-        handler = self.spec(stream.domain).handler
+        spec = self.specs.get(domain)
+        handler = spec.handler if spec is not None else None
         if kind in ("angzarr_deferred", "external_deferred"):
             if handler is not None:  # business logic sees the restamped command
                 restamped = T.CommandBook()
@@ -117,7 +146,7 @@ class Pipeline:
                         DEAD_LETTERED, "ABORTED", mismatch, expected=expected, actual=actual
                     )
                 applies = strategy == T.MERGE_AGGREGATE_HANDLES or (
-                    strategy == T.MERGE_COMMUTATIVE and self.spec(cover.domain).commutative(command)
+                    strategy == T.MERGE_COMMUTATIVE and self.spec(domain).commutative(command)
                 )
                 if not applies:
                     return Outcome(
@@ -125,7 +154,9 @@ class Pipeline:
                     )
 
         if handler is None:
-            pages = _echo_pages(command)
+            # The default business logic: one event per command page carrying its payload,
+            # already serialized at the sequences it will have (bytes, no page objects).
+            pages: list[Any] | EchoPages = _echo_pages(command, actual)
         else:
             try:
                 pages = _run_business_logic(handler, stream, command)
@@ -133,53 +164,76 @@ class Pipeline:
                 return Outcome(
                     REJECTED, rejected.code, rejected.message, expected=expected, actual=actual
                 )
-        return Pending(
-            stream, command, key, actual, pages, delivery, index, trigger, expected, actual
-        )
+        return (stream, command, key, actual, pages, delivery, index, trigger, expected, actual)
 
-    def commit(self, pending: Pending) -> Outcome:
-        """Step 6: persist the new pages if the head has not moved, tag them for dedupe."""
-        stream, new_pages = pending.stream, pending.pages
+    def _commit(
+        self,
+        stream: Stream,
+        command: Any,
+        key: bytes | None,
+        at: int,
+        new_pages: Any,
+        delivery: int,
+        index: int,
+        trigger: int,
+        expected: int | None,
+        actual: int,
+    ) -> Outcome:
+        """:meth:`commit` over a :class:`Pending`'s fields. ``new_pages`` is a list of
+        ``EventPage`` (business logic's) or an :class:`EchoPages` (already serialized)."""
         head = stream.next_sequence
-        for i, page in enumerate(new_pages):
-            if not (page.HasField("header") and page.header.WhichOneof("sequence_type")):
-                page.header.sequence = pending.head + i
-        if new_pages:
-            first = new_pages[0].header.sequence
-            if first != head:
+        if type(new_pages) is EchoPages:
+            if head != at:  # the echo's pages start at the head it was prepared on
                 return Outcome(
                     RETRYABLE,
                     "FAILED_PRECONDITION",
-                    f"Sequence conflict: expected {head}, got {first}",
-                    expected=pending.expected,
-                    actual=pending.actual,
+                    f"Sequence conflict: expected {head}, got {at}",
+                    expected=expected,
+                    actual=actual,
                 )
-            for prev, page in zip(new_pages, new_pages[1:], strict=False):
-                if page.header.sequence <= prev.header.sequence:
+            count = len(new_pages.raw)
+            stream.extend_raw(new_pages.raw, at + count)
+            pages: Any = partial(stream.page_range, at, count)
+        else:
+            for i, page in enumerate(new_pages):
+                if not (page.HasField("header") and page.header.WhichOneof("sequence_type")):
+                    page.header.sequence = at + i
+            if new_pages:
+                first = new_pages[0].header.sequence
+                if first != head:
                     return Outcome(
-                        REJECTED,
-                        "INTERNAL",
-                        f"Business logic returned non-increasing sequences "
-                        f"{prev.header.sequence} then {page.header.sequence}",
+                        RETRYABLE,
+                        "FAILED_PRECONDITION",
+                        f"Sequence conflict: expected {head}, got {first}",
+                        expected=expected,
+                        actual=actual,
                     )
-        elif head != pending.head:
-            return Outcome(
-                RETRYABLE,
-                "FAILED_PRECONDITION",
-                f"Sequence conflict: expected {head}, got {pending.head}",
-            )
-        stream.extend(new_pages)
-        if pending.key is not None:
-            stream.dedupe[pending.key] = DedupeEntry(
-                head, len(new_pages), pending.delivery, pending.index, pending.trigger
-            ).pack()
+                for prev, page in zip(new_pages, new_pages[1:], strict=False):
+                    if page.header.sequence <= prev.header.sequence:
+                        return Outcome(
+                            REJECTED,
+                            "INTERNAL",
+                            f"Business logic returned non-increasing sequences "
+                            f"{prev.header.sequence} then {page.header.sequence}",
+                        )
+            elif head != at:
+                return Outcome(
+                    RETRYABLE,
+                    "FAILED_PRECONDITION",
+                    f"Sequence conflict: expected {head}, got {at}",
+                )
+            count = len(new_pages)
+            stream.extend(new_pages)
+            pages = new_pages
+        if key is not None:
+            stream.dedupe[key] = pack_entry(head, count, delivery, index, trigger)
         stream.applied += 1
         return Outcome(
             APPLIED,
-            events_args=(pending.command.cover, new_pages, stream.next_sequence),
-            dedupe=(stream, pending.key) if pending.key is not None else None,
-            expected=pending.expected,
-            actual=pending.actual,
+            events_args=(command.cover, pages, stream.next_sequence),
+            dedupe=(stream, key) if key is not None else None,
+            expected=expected,
+            actual=actual,
         )
 
     def _deduped(
@@ -302,11 +356,42 @@ def _run_business_logic(handler: BusinessLogic, stream: Stream, command: Any) ->
         ) from None
 
 
-def _echo_pages(command: Any) -> list[Any]:
-    """Default business logic: accept, one event per command page carrying the command."""
-    T = wire.types_pb2
-    pages = [T.EventPage(event=page.command) for page in command.pages if page.HasField("command")]
-    return pages or [T.EventPage(event=pack_any(empty_pb2.Empty()))]
+class EchoPages:
+    """The pages of the default business logic, serialized (``raw``): one per command page
+    with a payload (its ``command`` Any as the event), or one ``Empty`` event if none has."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: list[bytes]) -> None:
+        self.raw = raw
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __iter__(self) -> Any:
+        parse = wire.types_pb2.EventPage.FromString
+        return (parse(raw) for raw in self.raw)
+
+
+_EMPTY_EVENT: bytes | None = None
+
+
+def _echo_pages(command: Any, head: int) -> EchoPages:
+    """Default business logic: accept, one event per command page carrying the command, at
+    the sequences from ``head`` on."""
+    pages = command.pages
+    if len(pages) == 1 and pages[0].HasField("command"):
+        return EchoPages([echo_page_bytes(head, pages[0].command.SerializeToString())])
+    raw = [
+        echo_page_bytes(head + i, page.command.SerializeToString())
+        for i, page in enumerate(p for p in pages if p.HasField("command"))
+    ]
+    if not raw:
+        global _EMPTY_EVENT
+        if _EMPTY_EVENT is None:
+            _EMPTY_EVENT = pack_any(empty_pb2.Empty()).SerializeToString()
+        raw = [echo_page_bytes(head, _EMPTY_EVENT)]
+    return EchoPages(raw)
 
 
 def normalize_events(raw: Any, C: Any) -> list[Any]:

@@ -23,6 +23,7 @@ __all__ = [
     "Stream",
     "check_sequence_arg",
     "full_key",
+    "pack_entry",
     "pack_any",
     "prior_pages",
     "render_key",
@@ -42,20 +43,7 @@ class DedupeEntry(NamedTuple):
     trigger: int = 0
 
     def pack(self) -> int | DedupeEntry:
-        if (
-            self.first >= 1 << 32
-            or self.count >= 1 << 16
-            or self.index >= 1 << 16
-            or self.delivery >= 1 << 40
-        ):
-            return self  # too wide to pack: kept as is
-        return (
-            self.first
-            | self.count << 32
-            | self.index << 48
-            | self.delivery << 64
-            | self.trigger << 104
-        )
+        return pack_entry(self.first, self.count, self.delivery, self.index, self.trigger)
 
     @classmethod
     def unpack(cls, value: int | DedupeEntry) -> DedupeEntry:
@@ -68,6 +56,16 @@ class DedupeEntry(NamedTuple):
             value >> 48 & 0xFFFF,
             value >> 104,
         )
+
+
+def pack_entry(
+    first: int, count: int, delivery: int, index: int, trigger: int = 0
+) -> int | DedupeEntry:
+    """A :class:`DedupeEntry`'s fields packed into one int (what streams keep); an entry too
+    wide to pack is kept as a :class:`DedupeEntry`. :meth:`DedupeEntry.unpack` reverses it."""
+    if first >= 1 << 32 or count >= 1 << 16 or index >= 1 << 16 or delivery >= 1 << 40:
+        return DedupeEntry(first, count, delivery, index, trigger)
+    return first | count << 32 | index << 48 | delivery << 64 | trigger << 104
 
 
 @dataclass
@@ -129,8 +127,14 @@ class Stream:
     def extend(self, pages: list[Any]) -> None:
         """Append persisted pages (their header sequences are final)."""
         if pages:
-            self.raw_pages.extend(page.SerializeToString() for page in pages)
+            self.raw_pages += [page.SerializeToString() for page in pages]
             self.next_sequence = pages[-1].header.sequence + 1
+
+    def extend_raw(self, raw: list[bytes], next_sequence: int) -> None:
+        """Append persisted pages already serialized; ``next_sequence`` is the one after the
+        last of them."""
+        self.raw_pages += raw
+        self.next_sequence = next_sequence
 
     @property
     def pages(self) -> list[Any]:

@@ -91,6 +91,11 @@ class DeliveryEngine:
         self.h = harness
         self.rng = rng
         self.faults = storm.faults
+        f = storm.faults
+        #: whether the plan has per-delivery faults at all
+        self.any_fault = bool(
+            f.crash_before_ack or f.crash_mid_dispatch or f.nack_requeue or f.concurrent_redelivery
+        )
         self.counts = dict.fromkeys(COUNT_NAMES, 0)
         self.coverage = dict.fromkeys(FAULT_CLASSES, 0)
         self.extra_findings: list[Finding] = []
@@ -215,8 +220,10 @@ class DeliveryEngine:
         )
 
     def _draw_fault(self, message: Message) -> tuple[str | None, int | None]:
-        f = self.faults
         u = self.rng.random()
+        if not self.any_fault:  # a plan without per-delivery faults (the draw still happens)
+            return None, None
+        f = self.faults
         if u < f.crash_before_ack:
             return "crash-before-ack", None
         u -= f.crash_before_ack
