@@ -87,9 +87,7 @@ def test_workers_above_shards_says_to_raise_shards():
 
 
 def test_trace_bytes_and_findings_are_identical_for_any_workers(tmp_path):
-    reports = [
-        storm(shards=3, workers=w, trace=tmp_path / f"w{w}.jsonl").run() for w in (1, 2, 3)
-    ]
+    reports = [storm(shards=3, workers=w, trace=tmp_path / f"w{w}.jsonl").run() for w in (1, 2, 3)]
     data = [r.trace.path.read_bytes() for r in reports]
     assert data[0] == data[1] == data[2]
     findings = [[f.to_dict() for f in r.findings] for r in reports]

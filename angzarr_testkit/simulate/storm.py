@@ -47,8 +47,8 @@ from ..validate import (
 from ..version import __version__
 from .engine import DeliveryEngine
 from .faults import FAULT_CLASSES, FaultPlan
-from .sources import check_event_source, make_event_source
 from .shards import ShardJob, run_shards, shard_budgets
+from .sources import check_event_source, make_event_source
 from .storm_report import COUNT_NAMES, StormReport
 from .trace import TRACE_FORMAT, TRACE_VERSION, Schedule, Trace, config_digest, read_schedule
 from .triggers import input_domains
