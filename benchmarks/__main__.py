@@ -2,8 +2,9 @@
 
 (a) storm vs wire floor for the trivial saga, 50,000 events: both rates and their ratio, from
     one run in one process;
-(b) a 1,000,000-delivery storm: wall time, peak RSS and trace bytes (one process; the
-    ``--workers`` row appears once storms can be sharded);
+(b) a 1,000,000-delivery storm: wall time, peak RSS and trace bytes (one process), then the
+    same storm with ``shards=2`` at ``workers=1`` and ``workers=2`` (equal trace digests; peak
+    RSS counts the workers; the speedup per worker);
 (c) how time and memory grow from 10,000 to 1,000,000 deliveries.
 
 Every storm runs in its own process (a clean peak-RSS reading). Targets (issue 12): ratio <= 10;
@@ -26,10 +27,13 @@ HERE = Path(__file__).resolve().parent
 GROWTH = (10_000, 30_000, 100_000, 300_000, 1_000_000)
 
 
-def storm(events: int, roots: int, *, floor: bool = False) -> dict[str, Any]:
+def storm(
+    events: int, roots: int, *, floor: bool = False, shards: int = 1, workers: int = 1
+) -> dict[str, Any]:
     """One storm of the trivial saga in a fresh interpreter (see benchmarks/storm_run.py)."""
     argv = [sys.executable, "-m", "benchmarks.storm_run", "--events", str(events)]
     argv += ["--roots", str(roots)] + (["--floor"] if floor else [])
+    argv += ["--shards", str(shards), "--workers", str(workers)]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=HERE.parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -52,6 +56,19 @@ def main() -> None:
         f"({big['rate']:,.0f}/s), peak RSS {big['peak_rss_mb']:,.0f} MiB, trace "
         f"{big['trace_bytes'] / 2**20:,.0f} MiB (targets: < 30 s, < 1 GiB)"
     )
+    sharded = [storm(1_000_000, 100_000, shards=2, workers=w) for w in (1, 2)]
+    speedup = sharded[0]["seconds"] / sharded[1]["seconds"]
+    same = sharded[0]["trace_sha256"] == sharded[1]["trace_sha256"]
+    for s in sharded:
+        rss = max(s["peak_rss_mb"], s["peak_rss_children_mb"])
+        print(
+            f"    shards=2 workers={s['workers']}: {s['seconds']:.1f} s, peak RSS {rss:,.0f} MiB "
+            f"(largest process), trace sha256 {s['trace_sha256'][:16]}"
+        )
+    print(
+        f"    speedup workers=2 vs 1: {speedup:.2f}x ({speedup / 2:.2f} per worker; target "
+        f">= 1.8x); trace digests {'equal' if same else 'DIFFER'}"
+    )
     print("(c) growth (events = deliveries = dedupe keys; roots = events / 10):")
     print(f"    {'deliveries':>10}  {'seconds':>8}  {'per second':>10}  {'peak RSS':>9}  trace")
     for g in growth:
@@ -66,6 +83,7 @@ def main() -> None:
     results = {
         "a_floor_vs_storm": {**small, "ratio": ratio},
         "b_one_million": big,
+        "b_sharded": {"runs": sharded, "speedup": speedup, "digests_equal": same},
         "c_growth": growth,
         "c_bytes_per_delivery": per_key,
     }

@@ -347,3 +347,24 @@ def test_json_stdout_is_only_the_document(tmp_path):
         "fd-level write",
     ):
         assert noise in run.stderr and noise not in run.stdout
+
+
+def test_storm_shards_and_workers_give_one_trace(capsys, tmp_path):
+    traces = []
+    for workers in ("1", "2"):
+        trace = tmp_path / f"w{workers}.jsonl"
+        args = ["--shards", "2", "--workers", workers, "--duplicate", "0.2", "--json"]
+        assert main(STORM + args + ["--trace", str(trace)]) == 0
+        traces.append(trace.read_bytes())
+    assert traces[0] == traces[1]
+    assert json.loads(traces[0].splitlines()[0])["shards"] == 2
+    assert main(["replay", str(tmp_path / "w2.jsonl")]) == 0
+
+
+@pytest.mark.parametrize(
+    "args", [["--shards", "0"], ["--workers", "x"], ["--shards", "2", "--workers", "3"]]
+)
+def test_storm_bad_shards_or_workers_exit_2(capsys, args):
+    assert main(STORM + args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("shards" in err or "--workers" in err)

@@ -82,6 +82,8 @@ def run_storm(args: argparse.Namespace) -> int:
             concurrency=concurrency,
             trace=trace,
             broker=args.broker,
+            shards=args.shards,
+            workers=args.workers,
             progress=None if not args.json else False,
             **options,
         ).run()

@@ -196,6 +196,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="most deliveries in all (default: from events and the delivery limit)",
     )
     storm.add_argument(
+        "--shards",
+        type=_positive,
+        default=1,
+        metavar="S",
+        help="split the storm into S independent sub-storms, 1 to --roots (default: 1); "
+        "recorded in the trace",
+    )
+    storm.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="processes running the shards, 1 to --shards (default: 1); the trace is the same",
+    )
+    storm.add_argument(
         "--broker",
         metavar="URL",
         help="route deliveries through a real RabbitMQ queue (amqp://127.0.0.1:5672/)",

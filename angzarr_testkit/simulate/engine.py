@@ -29,7 +29,7 @@ from ..framework.aggregate import (
     Outcome,
     Pending,
 )
-from ..framework.findings import Finding, failing, sort_findings
+from ..framework.findings import Finding
 from ..framework.saga import DeliveryWork, SagaHarness
 from ..ids import root_str
 from .bus import Bus, Message, open_bus
@@ -39,7 +39,8 @@ from .sources import describe_source
 from .storm_report import COUNT_NAMES, StormReport
 from .trace import Schedule, Trace, TraceWriter
 from .triggers import TriggerMaker, parse_trace_book, root_cover
-from .vacuity import budget_finding, vacuity
+from .vacuity import budget_finding
+from .verdict import ShardPart, ShardResult, conclude, tag_shard
 
 __all__ = ["STEP_MS", "DeliveryEngine", "StormPlan"]
 
@@ -86,8 +87,17 @@ class DeliveryEngine:
     once, with :meth:`run_random` (a storm) or :meth:`run_schedule` (a replay).
     """
 
-    def __init__(self, storm: StormPlan, harness: SagaHarness, rng: random.Random) -> None:
+    def __init__(
+        self,
+        storm: StormPlan,
+        harness: SagaHarness,
+        rng: random.Random,
+        *,
+        part: ShardPart | None = None,
+    ) -> None:
         self.storm = storm
+        #: the shard this engine runs (``None``: the whole, unsharded storm)
+        self.part = part
         self.h = harness
         self.rng = rng
         self.faults = storm.faults
@@ -100,15 +110,15 @@ class DeliveryEngine:
         self.coverage = dict.fromkeys(FAULT_CLASSES, 0)
         self.extra_findings: list[Finding] = []
         self.produced = 0  # commands and facts the handler returned, over every call
-        self.budget = storm.delivery_budget
+        self.budget = storm.delivery_budget if part is None else part.budget
         self.exhausted = False
         self.unpublished = 0
         # every message not yet acked or dead-lettered (messages hash by identity)
         self.unsettled: set[Message] = set()
         self.source_name = describe_source(storm.event_source)
         self.triggers = TriggerMaker(storm.kind, harness, storm.type_domains, self.source_name)
-        temporary = storm.trace_path is None
-        path = Trace.temporary_path() if temporary else storm.trace_path
+        temporary = storm.trace_path is None and part is None
+        path = part.path if part else Trace.temporary_path() if temporary else storm.trace_path
         assert path is not None
         self.trace = Trace(path, temporary=temporary)
         self.writer = TraceWriter(path)
@@ -122,13 +132,24 @@ class DeliveryEngine:
     def run_random(self, source: Callable[[random.Random, int], Any], domain: str) -> StormReport:
         """Publish the storm's ``events`` from ``source`` (the trigger ``domain`` for bare
         events) and deliver until the bus is drained or the delivery budget is spent."""
+        self.deliver_random(source, domain)
+        return self._finish()
+
+    def _first_line(self) -> dict[str, Any]:
+        return self.storm.header(self.h) if self.part is None else self.part.marker()
+
+    def deliver_random(self, source: Callable[[random.Random, int], Any], domain: str) -> None:
+        """:meth:`run_random` without the end (a shard's: see :meth:`shard_result`). A shard
+        publishes the global event indexes and source roots ``i % shards == index``."""
         storm, rng, faults = self.storm, self.rng, self.faults
-        self.writer.line(storm.header(self.h))
+        self.writer.line(self._first_line())
+        shard, shards = (0, 1) if self.part is None else (self.part.index, self.part.count)
+        own_roots = len(range(shard, storm.roots, shards))
         heads: dict[tuple[str, int], int] = {}
         roots: dict[tuple[str, int], tuple[bytes, str]] = {}  # -> (cover bytes, root text)
         published = 0
-        total = storm.events
-        progress = progress_bar(storm.progress, total)
+        total = len(range(shard, storm.events, shards))
+        progress = progress_bar(storm.progress if self.part is None else self.part.progress, total)
         bus, counts, budget = self.bus, self.counts, self.budget
         event_domain, make_book = self.triggers.event_domain, self.triggers.book
         plain = storm.kind == "saga"  # a saga's bare events come from its source domain
@@ -138,30 +159,35 @@ class DeliveryEngine:
                 self.unpublished = total - published
                 break
             while published < total and bus.has_room():
-                event = source(rng, published)
+                i = shard + shards * published  # the global event index
+                event = source(rng, i)
                 if plain and not isinstance(event, tuple):
                     src = domain
                 else:
-                    src, event = event_domain(event, published, domain)
-                r = rng.randrange(storm.roots)
+                    src, event = event_domain(event, i, domain)
+                r = shard + shards * rng.randrange(own_roots)
                 key = (src, r)
                 root = roots.get(key)
                 if root is None:
                     root = roots[key] = root_cover(src, r)
-                book = make_book(event, root[0], heads, key, published)
-                self._publish(published, book, rng.random() < faults.duplicate, root[1])
+                book = make_book(event, root[0], heads, key, i)
+                self._publish(i, book, rng.random() < faults.duplicate, root[1])
                 published += 1
             message = bus.take()
             if message is not None:
                 self._deliver(message, *self._draw_fault(message))
             if progress is not None:
                 progress(published)
-        return self._finish()
 
     def run_schedule(self, schedule: Schedule) -> StormReport:
         """Re-execute a recorded (or shrunk) schedule: its publishes, then its deliveries
         with their recorded faults and consumers."""
-        self.writer.line(self.storm.header(self.h))
+        self.deliver_schedule(schedule)
+        return self._finish()
+
+    def deliver_schedule(self, schedule: Schedule) -> None:
+        """:meth:`run_schedule` without the end (a shard's: see :meth:`shard_result`)."""
+        self.writer.line(self._first_line())
         self.replaying = True
         messages: dict[tuple[int, int], Message] = {}
         for msg_id, duplicate in schedule.publishes:
@@ -185,7 +211,6 @@ class DeliveryEngine:
         # The recorded storm stopped on its budget: say so again (a shrunk schedule with
         # fewer deliveries is not an exhausted storm).
         self.exhausted = bool(self.unsettled) and self.counts["deliveries"] >= self.budget
-        return self._finish()
 
     # -- the bus ------------------------------------------------------------------------
     def _publish(self, msg_id: int, book: bytes, duplicate: bool, root_label: str) -> None:
@@ -422,10 +447,11 @@ class DeliveryEngine:
             h.execute_delivery(work, first_round=first_round)
 
     # -- the end --------------------------------------------------------------------------
-    def _finish(self) -> StormReport:
+    def shard_result(self) -> ShardResult:
+        """The run's own end: what the broker dead-lettered, the budget finding, the counts
+        and findings (vacuity is decided over all shards: :func:`~.verdict.conclude`)."""
         for message in self.bus.close():
             self._dead_letter(message)  # what the broker dead-lettered
-        storm = self.storm
         if self.exhausted:
             cycling = list(self.unsettled)
             self.extra_findings.append(
@@ -437,41 +463,25 @@ class DeliveryEngine:
                     label=self.h.trigger_label,
                 )
             )
-        missing = [r for r in storm.require if not self.coverage.get(r)]
-        vacuous = vacuity(
-            self.counts,
+        findings = self.h.findings + self.extra_findings
+        if self.part is not None and self.part.count > 1:
+            findings = tag_shard(findings, self.part.index, self.part.count)
+        return ShardResult(
+            counts=self.counts,
+            coverage=self.coverage,
+            findings=findings,
             produced=self.produced,
             facts_persisted=self._facts_persisted(),
+        )
+
+    def _finish(self) -> StormReport:
+        return conclude(
+            self.storm,
+            [self.shard_result()],
             output_domains=self.h.output_domains,
-            missing=missing,
-            allow_vacuous=storm.allow_vacuous,
-        )
-        if vacuous is not None:
-            self.extra_findings.append(vacuous)
-        findings = sort_findings(self.h.findings + self.extra_findings)
-        ok = not failing(findings, fail_on=storm.fail_on)
-        finding_kinds: dict[str, int] = {}
-        for f in findings:
-            finding_kinds[f.kind] = finding_kinds.get(f.kind, 0) + 1
-        self.writer.finish(
-            {
-                "counts": self.counts,
-                "fault_coverage": self.coverage,
-                "findings": len(findings),
-                "finding_kinds": finding_kinds,
-                "ok": ok,
-            }
-        )
-        return StormReport(
-            ok=ok,
-            findings=findings,
-            counts=dict(self.counts),
-            fault_coverage=dict(self.coverage),
-            missing_coverage=missing,
+            writer=self.writer,
             trace=self.trace,
-            seed=self.storm.seed,
             options=self.storm.header(self.h),
-            fail_on=storm.fail_on,
         )
 
     def _facts_persisted(self) -> int:

@@ -5,7 +5,8 @@ what the saga does, so a failing storm can be replayed on any sub-schedule. :fun
 first drops whole trigger messages (delta debugging over message ids), then single
 deliveries, then faults, keeping only reductions that still produce the same finding kind,
 and writes the result as a standalone pytest file that replays it (and fails for that
-finding).
+finding). A sharded storm's trace is shrunk to its first shard with the finding, written as
+an unsharded (``shards=1``) storm.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..errors import ConfigurationError, UsageTypeError, safe_repr, unwritable
 from ..framework.findings import KINDS
 from ..framework.saga import SagaHarness
 from ..validate import check_int
+from .shards import shard_schedule
 from .storm import Storm, StormReport
 from .trace import Schedule, Step, Trace, read_schedule
 
@@ -115,6 +117,15 @@ def shrink(
             f"{', '.join(sorted(first.kinds())) or 'none'})",
             details={"kind": wanted},
         )
+    if original.parts:  # shrink the failing shard alone, as an unsharded storm
+        shards = [f.details.get("shard", "") for f in first.findings if f.kind == wanted]
+        if not all(shards):  # a finding of the merged storm (vacuity): no one shard has it
+            raise ConfigurationError(
+                f"the {wanted} finding of this sharded storm belongs to no one shard: re-run "
+                "the storm with shards=1 to shrink it",
+                details={"kind": wanted},
+            )
+        original = shard_schedule(original, int(shards[0]))
     state = {"replays": 1}
 
     def fails(candidate: Schedule) -> bool:

@@ -47,9 +47,10 @@ from ..validate import (
 from ..version import __version__
 from .engine import DeliveryEngine
 from .faults import FAULT_CLASSES, FaultPlan
+from .shards import ShardJob, run_shards, shard_budgets
 from .sources import check_event_source, make_event_source
 from .storm_report import COUNT_NAMES, StormReport
-from .trace import TRACE_FORMAT, TRACE_VERSION, Schedule, config_digest, read_schedule
+from .trace import TRACE_FORMAT, TRACE_VERSION, Schedule, Trace, config_digest, read_schedule
 from .triggers import input_domains
 from .vacuity import default_delivery_budget
 
@@ -104,6 +105,11 @@ class Storm:
             ``require`` is still required).
         fail_on: finding kinds that fail the storm although their severity is not error
             (e.g. ``["rejected-command"]``).
+        shards: split the storm into this many independent sub-storms (1 to ``roots``; see
+            :mod:`~angzarr_testkit.simulate.shards`): part of what the storm simulates, so
+            recorded in the trace. ``setup`` runs once per shard.
+        workers: how many processes run the shards (1 to ``shards``; forked): never
+            changes a byte of the trace or the verdict. Not with ``broker``.
     """
 
     def __init__(
@@ -132,6 +138,8 @@ class Storm:
         delivery_budget: int | None = None,
         allow_vacuous: bool = False,
         fail_on: Iterable[str] = (),
+        shards: int = 1,
+        workers: int = 1,
     ) -> None:
         self.saga = saga
         if broker is not None and not (
@@ -222,6 +230,27 @@ class Storm:
         else:
             self.delivery_budget = check_int(delivery_budget, "delivery_budget", minimum=1)
         self.allow_vacuous = check_bool(allow_vacuous, "allow_vacuous")
+        self.shards = check_int(shards, "shards", minimum=1, maximum=self.roots)
+        self.workers = check_int(workers, "workers", minimum=1)
+        if self.workers > self.shards:
+            raise usage_error(
+                "workers",
+                workers,
+                f"an int from 1 to shards ({self.shards})",
+                hint="workers run shards: raise shards= to use more workers",
+            )
+        if self.workers > 1 and broker is not None:
+            raise usage_error(
+                "workers", workers, "1 with broker=", hint="a broker storm runs in one process"
+            )
+        #: the budget as given (``None``: each shard's default)
+        self.budget_given = None if delivery_budget is None else self.delivery_budget
+        if self.budget_given is not None and self.budget_given < self.shards:
+            raise usage_error(
+                "delivery_budget",
+                delivery_budget,
+                f"an int >= shards ({self.shards}): every shard needs a delivery",
+            )
         self.fail_on = check_kinds(fail_on, "fail_on")
         if kind == "saga":
             self.harness_options: dict[str, Any] = dict(
@@ -261,6 +290,8 @@ class Storm:
                 "declares none)",
                 details={"parameter": "source_domain"},
             )
+        if self.shards > 1:
+            return self._run_shards(harness, domain, None)
         return DeliveryEngine(self, harness, random.Random(self.seed)).run_random(source, domain)
 
     @classmethod
@@ -322,6 +353,7 @@ class Storm:
                 delivery_budget=header.get("delivery_budget"),
                 allow_vacuous=header.get("allow_vacuous", False),
                 fail_on=header.get("fail_on", ()),
+                shards=header.get("shards", 1),
             )
         except ClientError as exc:
             raise TraceError(f"the trace header is not valid: {exc.message}") from exc
@@ -349,8 +381,16 @@ class Storm:
             raise TraceError(
                 f"the trace's recorded options are refused: {exc.message}", details=exc.details
             ) from exc
-        engine = DeliveryEngine(storm, storm._probe, random.Random(storm.seed))
-        report = engine.run_schedule(schedule)
+        if storm.shards > 1 or schedule.parts:
+            if len(schedule.parts) != storm.shards:
+                raise TraceError(
+                    f"the schedule has {len(schedule.parts)} shard(s) but its header says "
+                    f"{storm.shards}"
+                )
+            report = storm._run_shards(storm._probe, None, schedule.parts)
+        else:
+            engine = DeliveryEngine(storm, storm._probe, random.Random(storm.seed))
+            report = engine.run_schedule(schedule)
         if schedule.summary is not None:
             report.recorded = {
                 "ok": schedule.summary["ok"],
@@ -359,6 +399,28 @@ class Storm:
         return report
 
     # -- internals ------------------------------------------------------------------------
+    def _run_shards(
+        self, probe: SagaHarness, domain: str | None, schedules: Sequence[Schedule] | None
+    ) -> StormReport:
+        temporary = self.trace_path is None
+        job = ShardJob(
+            storm=self,
+            new_harness=self._new_harness,
+            domain=domain,
+            budgets=shard_budgets(self, self.shards, self.budget_given),
+            path=Trace.temporary_path() if temporary else self.trace_path,  # type: ignore[arg-type]
+            schedules=schedules,
+            progress=self.progress if self.workers == 1 else False,
+        )
+        header = self.header(probe)
+        return run_shards(
+            job,
+            self.workers,
+            header=header,
+            output_domains=probe.output_domains,
+            temporary=temporary,
+        )
+
     def _new_harness(self) -> SagaHarness:
         if self.kind == "process-manager":
             from ..framework.pm import ProcessManagerHarness
@@ -403,6 +465,10 @@ class Storm:
             value = getattr(self, name, None)
             if value:
                 header[name] = sorted(value) if isinstance(value, (set, frozenset)) else value
+        if self.shards > 1:  # recorded only when sharded: unsharded headers are unchanged
+            header["shards"] = self.shards
+            if self.budget_given is None:  # each shard's default, from the events
+                header.pop("delivery_budget", None)
         header["config_digest"] = config_digest(header)
         return header
 

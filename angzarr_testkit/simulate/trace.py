@@ -149,6 +149,15 @@ class TraceWriter:
             self._digest.update(data)
             self._file.write(data)
 
+    def append_file(self, path: Path) -> None:
+        """Stream the lines of ``path`` (a shard's part file) into the trace, hashed."""
+        self._flush()
+        with open(path, "rb") as part:
+            while chunk := part.read(1 << 20):
+                self._lines += chunk.count(b"\n")
+                self._digest.update(chunk)
+                self._file.write(chunk)
+
     def finish(self, summary: dict[str, Any]) -> None:
         """Write the closing ``summary`` line (with ``lines`` and ``digest`` added) and close."""
         self._flush()
@@ -229,7 +238,8 @@ class Schedule:
     """What a trace says to do: the header, the triggers and the deliveries in order.
 
     ``summary`` is the trace's closing line (the recorded verdict) when the schedule was read
-    from a file; a schedule reduced by the shrinker has none.
+    from a file; a schedule reduced by the shrinker has none. A sharded storm's schedule
+    has one ``parts`` schedule per shard, in shard order (and no steps of its own).
     """
 
     header: dict[str, Any]
@@ -237,6 +247,7 @@ class Schedule:
     publishes: list[tuple[int, bool]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     summary: dict[str, Any] | None = None
+    parts: list[Schedule] = field(default_factory=list)
 
 
 def _fail(file: Path, problem: str, number: int | None = None) -> TraceError:
@@ -273,6 +284,7 @@ def _check_header(obj: dict[str, Any]) -> None:
             raise ValueError(f"{key!r} must be a list of strings, got {value!r}")
     if not isinstance(obj.get("faults"), dict):
         raise ValueError(f"'faults' must be an object, got {obj.get('faults')!r}")
+    _int(obj, "shards", minimum=2, default=2)  # recorded only for a sharded storm
     if not isinstance(obj.get("prepare", False), bool):
         raise ValueError(f"'prepare' must be true or false, got {obj.get('prepare')!r}")
 
@@ -311,9 +323,20 @@ def _header(file: Path, obj: Any) -> dict[str, Any]:
     return obj
 
 
-def _body_line(obj: dict[str, Any], schedule: Schedule, seen: set[tuple[int, int]]) -> None:
+def _body_line(obj: dict[str, Any], top: Schedule, seen: set[tuple[int, int]]) -> None:
     kind = obj["type"]
-    if kind == "publish":
+    shards = top.header.get("shards")
+    schedule = top.parts[-1] if top.parts else top
+    if kind == "shard":
+        if shards is None:
+            raise ValueError("a shard marker in the trace of an unsharded storm")
+        if obj.get("index") != len(top.parts) or obj.get("shards") != shards:
+            raise ValueError(f"shard marker out of order (expected shard {len(top.parts)})")
+        top.parts.append(Schedule(header=top.header))
+        seen.clear()
+    elif shards is not None and not top.parts:
+        raise ValueError("a sharded trace's first body line is not its shard 0 marker")
+    elif kind == "publish":
         msg = _int(obj, "msg")
         duplicate = obj.get("duplicate", False)
         if not isinstance(duplicate, bool):
@@ -457,6 +480,8 @@ def _read(file: Path, handle: IO[bytes]) -> Schedule:
             f"the trace is truncated: no summary line after line {n} (the storm did not "
             "finish writing it, or the file was cut)",
         )
+    if problem is None and len(schedule.parts) != schedule.header.get("shards", 0):
+        problem = _fail(file, f"shard {len(schedule.parts)} is missing (the trace was edited)")
     if problem is not None:  # a digest that matches damaged content: forged, not cut
         raise problem
     return schedule
