@@ -68,6 +68,7 @@ PRELUDE = """
 import pytest
 from pp_sagas import IO, ORDER_ROOT, STORM_IO, deferred_saga, explicit_saga, one_sku, order
 from angzarr_testkit import FaultPlan
+from angzarr_testkit.errors import UsageError
 """
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "pytest.md"
@@ -823,3 +824,28 @@ def test_a_storms_own_fail_on_counts_when_the_test_fails_on_its_own(project, pyt
     # without the storm's fail_on, the same test lists them (see the test above)
     project(REJECTIONS.replace("== 20", "== 21"))
     run(pytester).stdout.fnmatch_lines(["  storm #1: [[]rejected-command[]] x20 (warning): *"])
+
+
+def test_storm_fixture_takes_shards_and_workers(project, pytester):
+    project(
+        """
+        def test_sharded(storm, tmp_path):
+            reports = []
+            for workers in (1, 2):
+                s = storm(
+                    deferred_saga, events=30, roots=4, shards=2, workers=workers,
+                    trace=tmp_path / f"w{workers}.jsonl", **STORM_IO
+                )
+                reports.append(s.run())
+            assert [r.ok for r in reports] == [True, True]
+            assert reports[0].counts == reports[1].counts
+            assert reports[0].counts["deliveries"] >= 30
+            one, two = (tmp_path / "w1.jsonl").read_bytes(), (tmp_path / "w2.jsonl").read_bytes()
+            assert one == two and b'"type":"shard"' in one
+
+        def test_workers_above_shards_is_a_usage_error(storm):
+            with pytest.raises(UsageError, match="shards"):
+                storm(deferred_saga, shards=1, workers=2, **STORM_IO)
+        """
+    )
+    run(pytester).assert_outcomes(passed=2)
