@@ -164,18 +164,27 @@ class Coordinator:
             delivery.commands = [RecordedCommand(c) for c in as_returned.commands]
         if compare:
             self.oracle.check_determinism(work, response, response_bytes)
-        work.sent = list(response.commands)
-        work.facts = list(response.events)
-        for command in work.sent:
-            self._stamp(command, trigger)
+        self.take_output(work, response.commands, response.events)
+        return work
+
+    def take_output(self, work: DeliveryWork, commands: Any, facts: Any) -> None:
+        """What the coordinator does with a handler's output before sending any of it (sagas
+        and process managers alike): stamp each command (:meth:`_stamp`), give each fact
+        with a cover the trigger's edition, run the command checks, and record what is
+        sent."""
+        trigger = work.trigger
+        work.sent = sent = list(commands)
+        work.facts = list(facts)
+        for command in sent:
+            self._stamp(command, trigger, work)
         for fact in work.facts:
             if fact.HasField("cover"):  # core never gives a coverless book a cover
                 copy_edition(fact.cover, trigger.cover)
         self.checks.check_sent(work)
+        delivery = work.delivery
         if delivery is not None:
-            delivery.sent = [RecordedCommand(c) for c in work.sent]
+            delivery.sent = [RecordedCommand(c) for c in sent]
             delivery.facts = work.facts
-        return work
 
     def _begin(
         self, trigger_bytes: bytes, trigger_id: int | None, trigger: Any, seqs: dict[str, int]
@@ -205,8 +214,9 @@ class Coordinator:
         self.deliveries.append(delivery)
         return delivery
 
-    def _stamp(self, command: Any, trigger: Any) -> None:
-        """What the coordinator does to an emitted command before sending it (in place)."""
+    def _stamp(self, command: Any, trigger: Any, work: DeliveryWork | None = None) -> None:
+        """What the coordinator does to an emitted command before sending it (in place);
+        ``work``: the delivery (process managers read its PM source)."""
         if command.HasField("cover"):  # core fills in only a cover that exists
             cover = command.cover
             copy_edition(cover, trigger.cover)

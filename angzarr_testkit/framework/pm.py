@@ -289,17 +289,7 @@ class ProcessManagerHarness(SagaHarness):
             else (prior if prior is not None and prior >= 0 else 0)
         )
         work.pm_source = (self._pm_cover(correlation_id), source_seq)
-        work.sent = list(response.commands)
-        work.facts = list(response.facts)
-        for command in work.sent:
-            self._stamp(command, trigger, work)
-        for fact in work.facts:
-            if fact.HasField("cover"):  # core never gives a coverless book a cover
-                copy_edition(fact.cover, trigger.cover)
-        self.checks.check_sent(work)
-        if delivery is not None:
-            delivery.sent = [RecordedCommand(c) for c in work.sent]
-            delivery.facts = work.facts
+        self.take_output(work, response.commands, response.facts)
         return work
 
     def _pm_cover(self, correlation_id: str) -> Any:
