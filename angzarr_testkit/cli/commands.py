@@ -93,7 +93,8 @@ def run_storm(args: argparse.Namespace) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     """``angzarr-testkit replay``: re-execute a recorded trace exactly."""
     from ..simulate import Storm
-    from ..simulate.trace import output_dir, read_schedule
+    from ..simulate.trace import output_dir
+    from ..simulate.trace_read import read_schedule
 
     if args.html:
         output_file(args.html, "--html")

@@ -3,7 +3,8 @@
 from .faults import FAULT_CLASSES, FaultPlan
 from .shrink import ShrinkResult, shrink
 from .storm import COUNT_NAMES, Storm, StormReport
-from .trace import Trace, read_schedule
+from .trace import Trace
+from .trace_read import read_schedule
 
 __all__ = [
     "COUNT_NAMES",

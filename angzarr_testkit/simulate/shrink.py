@@ -24,7 +24,8 @@ from ..framework.saga import SagaHarness
 from ..validate import check_int
 from .shards import shard_schedule
 from .storm import Storm, StormReport
-from .trace import Schedule, Step, Trace, read_schedule
+from .trace import Schedule, Step, Trace
+from .trace_read import read_schedule
 
 __all__ = ["ShrinkResult", "shrink"]
 

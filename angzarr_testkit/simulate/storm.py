@@ -50,7 +50,8 @@ from .faults import FAULT_CLASSES, FaultPlan
 from .shards import ShardJob, run_shards, shard_budgets
 from .sources import check_event_source, make_event_source
 from .storm_report import COUNT_NAMES, StormReport
-from .trace import TRACE_FORMAT, TRACE_VERSION, Schedule, Trace, config_digest, read_schedule
+from .trace import TRACE_FORMAT, TRACE_VERSION, Schedule, Trace, config_digest
+from .trace_read import read_schedule
 from .triggers import input_domains
 from .vacuity import default_delivery_budget
 
@@ -311,7 +312,7 @@ class Storm:
 
         Raises:
             TraceError: the trace file is missing, damaged, truncated, edited or of another
-                format version (see :func:`~angzarr_testkit.simulate.trace.read_schedule`).
+                format version (see :func:`~angzarr_testkit.simulate.trace_read.read_schedule`).
         """
         schedule = read_schedule(trace_file)
         return cls.replay_schedule(schedule, saga, setup=setup, trace=trace)
