@@ -239,6 +239,27 @@ def test_user_errors_reach_the_caller_the_same_from_a_worker(workers):
     assert "storm setup" in str(info.value) and "no inventory today" in str(info.value)
 
 
+def _exiting_saga(request):
+    os._exit(3)  # ends the worker process without an exception
+
+
+def test_a_worker_that_dies_abruptly_is_a_user_code_error_naming_workers():
+    made = Storm(
+        _exiting_saga,
+        source_domain="order",
+        output_domains=["inventory"],
+        events=6,
+        roots=2,
+        event_source=sagas.one_sku,
+        shards=2,
+        workers=2,
+    )
+    with pytest.raises(UserCodeError) as info:
+        made.run()
+    assert "died abruptly" in info.value.message and "workers=1" in info.value.message
+    assert info.value.details["parameter"] == "workers"
+
+
 def test_the_kits_exceptions_pickle_with_class_message_and_details():
     for exc in (
         UserCodeError("boom", details={"callable": "x"}),

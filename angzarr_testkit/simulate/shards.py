@@ -19,10 +19,12 @@ import os
 import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserCodeError
 from ..framework.saga import SagaHarness
 from .engine import DeliveryEngine, StormPlan
 from .sources import make_event_source
@@ -120,8 +122,17 @@ def run_shards(
         else:
             _JOB = job
             context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                results = list(pool.map(_run_in_worker, range(count)))
+            try:
+                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                    results = list(pool.map(_run_in_worker, range(count)))
+            except BrokenProcessPool as exc:
+                raise UserCodeError(
+                    f"a storm worker process died abruptly while running the shards (workers="
+                    f"{workers}): the handler, its business logic or setup ended the process "
+                    "without an exception (os._exit, a crash in native code, or the kernel's "
+                    "out-of-memory killer). Re-run with workers=1 to see it in this process",
+                    details={"parameter": "workers", "workers": workers},
+                ) from exc
         writer = TraceWriter(job.path)
         writer.line(header)
         for s in range(count):
