@@ -277,3 +277,16 @@ def test_a_sharded_trace_shrinks_to_an_unsharded_storm_of_its_failing_shard(tmp_
     assert result.kind == "double-apply" and result.deliveries <= 4
     header = json.loads(result.report.trace.lines()[0])
     assert "shards" not in header
+
+
+def test_destinations_several_shards_reached_are_reported_not_hidden():
+    # one_sku sends every command to one inventory root: both shards reach it
+    shared = storm(sagas.deferred_saga, shards=2, faults=FaultPlan()).run()
+    assert len(shared.shared_destinations) == 1
+    assert shared.shared_destinations[0].startswith("inventory/")
+    assert shared.to_dict()["shared_destinations"] == shared.shared_destinations
+    assert "interleavings across shards" in shared.summary()
+    assert "shards=1" in shared.summary()
+    unsharded = storm(sagas.deferred_saga, faults=FaultPlan()).run()
+    assert unsharded.shared_destinations == []
+    assert "interleavings across shards" not in unsharded.summary()

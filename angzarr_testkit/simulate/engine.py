@@ -472,6 +472,11 @@ class DeliveryEngine:
             findings=findings,
             produced=self.produced,
             facts_persisted=self._facts_persisted(),
+            reached=frozenset(
+                s.label for s in self.h.store.streams.values() if s.applied or s.deduped
+            )
+            if self.part is not None and self.part.count > 1
+            else frozenset(),
         )
 
     def _finish(self) -> StormReport:

@@ -56,6 +56,10 @@ class StormReport:
         recorded: for a replay of a trace file, the verdict the trace recorded (``ok``,
             ``finding_kinds``); see :attr:`verdict_changed`. ``None`` otherwise.
         fail_on: kinds the storm was told to fail on beyond the error kinds.
+        shared_destinations: in a storm of several shards, the destination aggregates that
+            commands of more than one shard reached. Each shard had its own copy of them, so
+            the interleavings across shards at these aggregates were not simulated (run with
+            ``shards=1`` to cover them); empty for an unsharded storm.
     """
 
     ok: bool
@@ -68,6 +72,7 @@ class StormReport:
     options: dict[str, Any] = field(default_factory=dict)
     fail_on: frozenset[str] = frozenset()
     recorded: dict[str, Any] | None = None
+    shared_destinations: list[str] = field(default_factory=list)
 
     @property
     def verdict_changed(self) -> bool:
@@ -137,6 +142,7 @@ class StormReport:
             "max_findings_per_kind": cap or None,
             "truncated": {k: n - cap for k, n in per_kind.items() if cap and n > cap},
             "trace": str(self.trace.path),
+            "shared_destinations": list(self.shared_destinations),
         }
         if self.recorded is not None:
             out["replay"] = {
@@ -158,4 +164,15 @@ class StormReport:
         lines += ["", "findings:"]
         kinds = self.kinds()
         lines += [f"  {k:<{width}}  {v:>10,}" for k, v in kinds.items()] or ["  none"]
+        shared = self.shared_destinations
+        if shared:
+            shown = ", ".join(shared[:5]) + (
+                f" and {len(shared) - 5} more" if len(shared) > 5 else ""
+            )
+            lines += [
+                "",
+                f"note: commands of several shards reached {len(shared)} destination(s) ({shown}); "
+                "each shard had its own copy, so interleavings across shards there were not "
+                "simulated: run with shards=1 to cover them",
+            ]
         return "\n".join(lines)

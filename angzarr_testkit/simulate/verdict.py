@@ -49,6 +49,9 @@ class ShardResult:
     findings: list[Finding]
     produced: int
     facts_persisted: int
+    #: labels of the destination aggregates its commands reached (applied or deduped), in a
+    #: storm of several shards
+    reached: frozenset[str] = frozenset()
 
 
 def tag_shard(findings: Sequence[Finding], index: int, count: int) -> list[Finding]:
@@ -109,8 +112,14 @@ def conclude(
             "ok": ok,
         }
     )
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for result in results:
+        shared |= seen & result.reached
+        seen |= result.reached
     return StormReport(
         ok=ok,
+        shared_destinations=sorted(shared),
         findings=findings,
         counts=counts,
         fault_coverage=coverage,
