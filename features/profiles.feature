@@ -33,3 +33,23 @@ Feature: Framework profiles
     When OrderCreated is delivered from root "order-1"
     Then the saga fails to stamp domain "inventory" with code "MISSING_DESTINATION_SEQUENCE"
     And the saga emits no commands
+
+  Scenario: core sends an empty map even with output domains, so stamping from it fails
+    Given the framework profile "core"
+    And the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+    When OrderCreated is delivered from root "order-1"
+    Then the saga fails to stamp domain "inventory" with code "MISSING_DESTINATION_SEQUENCE"
+    And the saga emits no commands
+    And there is a finding of kind "missing-destination-sequence"
+
+  Scenario: core rewrites a deferred saga's commands and redeliveries dedupe
+    Given the framework profile "core"
+    And the saga "sagas:deferred_saga" from domain "order" to domains "inventory"
+    And destination "inventory" root "sku-1" at sequence 5
+    When OrderCreated is delivered from root "order-1"
+      | field | value |
+      | sku   | sku-1 |
+    And the trigger is redelivered 3 times
+    Then the command to domain "inventory" is deferred from domain "order" root "order-1" at sequence 0
+    And business logic on "inventory" root "sku-1" ran 1 times
+    And the harness is clean

@@ -60,7 +60,9 @@ def given_saga_with_domains(context: Any, target: str, source: str, outputs: str
     "Given",
     'the framework profile "{profile}"',
     group=G_SAGA,
-    description="`sequence-map` (default) or `deferred-rewrite` (DESIGN.md section 3).",
+    description=(
+        "`sequence-map` (default), `deferred-rewrite` or `core` (see [profiles.md](profiles.md))."
+    ),
     example='Given the framework profile "deferred-rewrite"',
 )
 def given_profile(context: Any, profile: str) -> None:

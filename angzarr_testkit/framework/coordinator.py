@@ -113,6 +113,11 @@ class Coordinator:
     def _sequence_map(self) -> dict[str, int]:
         # One value per domain: the first destination declared with given_destination, else
         # the first aggregate of the domain that commands reached, else a new one (0).
+        if self.profile == "core":
+            # core HEAD: orchestrate_saga fills the map only for declared output domains and
+            # no production context declares any; the PM context sends Default::default()
+            # (docs/profiles.md)
+            return {}
         seqs = {}
         store = self.store
         for domain in self.output_domains:
@@ -222,8 +227,8 @@ class Coordinator:
             copy_edition(cover, trigger.cover)
             if not cover.correlation_id:
                 cover.correlation_id = trigger.cover.correlation_id
-        if self.profile != "deferred-rewrite":
-            return
+        if self.profile == "sequence-map":
+            return  # the seed protocol: commands go out as stamped
         source_seq = max((p.header.sequence for p in trigger.pages), default=0)
         for page in command.pages:
             deferred = page.header.angzarr_deferred

@@ -351,14 +351,23 @@ class Oracle:
             domain = match.group(1) if match else None
         if domain is not None:
             have = sorted(work.seqs)
+            if self.profile == "core":
+                fix = (
+                    "angzarr core HEAD always sends an EMPTY map (no production saga or "
+                    "process-manager context declares output domains), so this fails on every "
+                    "trigger in production and core acks it: the trigger's work is lost. Stamp "
+                    "Destinations.deferred_header(request.source.cover, <trigger page seq>) "
+                    "instead (core rewrites every command to a deferred header anyway)"
+                )
+            else:
+                fix = f"declare '{domain}' as an output domain, or use a deferred header"
             self.add(
                 work,
                 Finding(
                     "missing-destination-sequence",
                     f"the handler stamped domain '{domain}', but the request's "
                     f"destination_sequences has {have or 'no domains'} "
-                    f"(profile {self.profile}); declare '{domain}' as an output domain, or use "
-                    "a deferred header",
+                    f"(profile {self.profile}); {fix}",
                     trigger=label,
                     target=domain,
                     delivery=work.number,

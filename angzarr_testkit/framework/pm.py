@@ -74,8 +74,9 @@ class ProcessManagerHarness(SagaHarness):
         pm_domain: the PM's own domain (its state stream's domain).
         sources: the domains it takes triggers from (the first is ``deliver``'s default).
         output_domains: domains the framework supplies sequences for.
-        profile: ``"sequence-map"`` or ``"deferred-rewrite"`` (commands get the PM's
-            provenance header).
+        profile: ``"sequence-map"``, ``"deferred-rewrite"`` (commands get the PM's
+            provenance header) or ``"core"`` (angzarr core HEAD: an empty map, no Prepare,
+            the provenance header; see docs/profiles.md).
         prepare: the legacy two-phase flow: call ``Prepare`` and fill the map from the
             destinations it declares.
         delivery_limit: the queue's ``x-delivery-limit``: a trigger whose handler keeps raising
@@ -115,6 +116,14 @@ class ProcessManagerHarness(SagaHarness):
         if pm_domain is not None:
             validate_domain(pm_domain, "pm_domain")
         prepare = checked(ConfigurationError, check_bool, prepare, "prepare")
+        if prepare and profile == "core":
+            raise ConfigurationError(
+                "prepare=True with profile='core': angzarr core HEAD never calls a process "
+                "manager's Prepare (orchestrate_pm goes straight to Handle with an empty "
+                "destination_sequences map). Drop prepare=True to test what core does, or use "
+                "profile='sequence-map' to test the two-phase Prepare flow",
+                details={"parameter": "prepare", "profile": profile},
+            )
         delivery_limit = checked(
             ConfigurationError,
             check_int,
@@ -346,7 +355,7 @@ class ProcessManagerHarness(SagaHarness):
             copy_edition(cover, trigger.cover)
             if not cover.correlation_id:
                 cover.correlation_id = trigger.cover.correlation_id
-        if self.profile != "deferred-rewrite" or work is None:
+        if self.profile == "sequence-map" or work is None:
             return
         source, source_seq = work.pm_source
         for page in command.pages:

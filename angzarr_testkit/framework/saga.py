@@ -48,8 +48,9 @@ __all__ = [
     "copy_edition",
 ]
 
-#: The framework profiles (DESIGN.md section 3).
-PROFILES = ("sequence-map", "deferred-rewrite")
+#: The framework profiles: the seed protocol, its deferred-rewrite variant, and angzarr core
+#: HEAD (docs/profiles.md has each behaviour row by row).
+PROFILES = ("sequence-map", "deferred-rewrite", "core")
 
 DEFAULT_MAX_RETRIES = 10
 #: storms keep the first output of this many triggers (each at most this many bytes) so that a
@@ -71,7 +72,10 @@ class SagaHarness(Coordinator):
         source_domain: the trigger domain (defaults to the target's ``@domain``).
         output_domains: domains the framework supplies sequences for (defaults to the
             target's ``@output_domain``).
-        profile: ``"sequence-map"`` (default) or ``"deferred-rewrite"``.
+        profile: ``"sequence-map"`` (default: the seed protocol, the map filled for the output
+            domains), ``"deferred-rewrite"`` (the map filled, every command rewritten to a
+            deferred header) or ``"core"`` (angzarr core HEAD: an EMPTY map and every command
+            rewritten; see docs/profiles.md).
         max_retries: whole-list re-sends after a retryable failure (angzarr: 10).
         record: keep a :class:`Delivery` record of every delivery (``deliveries``); storms
             turn it off to run millions of deliveries in bounded memory (``deliver`` then
