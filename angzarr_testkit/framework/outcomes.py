@@ -142,7 +142,7 @@ class Pending:
     command: Any
     key: tuple | None
     head: int
-    pages: list[Any]
+    pages: Any  # business logic's EventPage list, or the pipeline's EchoPages (serialized)
     delivery: int
     index: int
     trigger: int

@@ -182,47 +182,36 @@ class Pipeline:
         """:meth:`commit` over a :class:`Pending`'s fields. ``new_pages`` is a list of
         ``EventPage`` (business logic's) or an :class:`EchoPages` (already serialized)."""
         head = stream.next_sequence
-        if type(new_pages) is EchoPages:
-            if head != at:  # the echo's pages start at the head it was prepared on
-                return Outcome(
-                    RETRYABLE,
-                    "FAILED_PRECONDITION",
-                    f"Sequence conflict: expected {head}, got {at}",
-                    expected=expected,
-                    actual=actual,
-                )
+        echo = type(new_pages) is EchoPages
+        if echo:
             count = len(new_pages.raw)
-            stream.extend_raw(new_pages.raw, at + count)
-            pages: Any = partial(stream.page_range, at, count)
+            first = at  # the echo's pages were serialized from the head it was prepared on
         else:
             for i, page in enumerate(new_pages):
                 if not (page.HasField("header") and page.header.WhichOneof("sequence_type")):
                     page.header.sequence = at + i
-            if new_pages:
-                first = new_pages[0].header.sequence
-                if first != head:
-                    return Outcome(
-                        RETRYABLE,
-                        "FAILED_PRECONDITION",
-                        f"Sequence conflict: expected {head}, got {first}",
-                        expected=expected,
-                        actual=actual,
-                    )
-                for prev, page in zip(new_pages, new_pages[1:], strict=False):
-                    if page.header.sequence <= prev.header.sequence:
-                        return Outcome(
-                            REJECTED,
-                            "INTERNAL",
-                            f"Business logic returned non-increasing sequences "
-                            f"{prev.header.sequence} then {page.header.sequence}",
-                        )
-            elif head != at:
-                return Outcome(
-                    RETRYABLE,
-                    "FAILED_PRECONDITION",
-                    f"Sequence conflict: expected {head}, got {at}",
-                )
             count = len(new_pages)
+            first = new_pages[0].header.sequence if count else at
+        if first != head:
+            return Outcome(
+                RETRYABLE,
+                "FAILED_PRECONDITION",
+                f"Sequence conflict: expected {head}, got {first}",
+                expected=expected if count else None,
+                actual=actual if count else None,
+            )
+        if echo:
+            stream.extend_raw(new_pages.raw, at + count)
+            pages: Any = partial(stream.page_range, at, count)
+        else:
+            for prev, page in zip(new_pages, new_pages[1:], strict=False):
+                if page.header.sequence <= prev.header.sequence:
+                    return Outcome(
+                        REJECTED,
+                        "INTERNAL",
+                        f"Business logic returned non-increasing sequences "
+                        f"{prev.header.sequence} then {page.header.sequence}",
+                    )
             stream.extend(new_pages)
             pages = new_pages
         if key is not None:
@@ -365,32 +354,16 @@ class EchoPages:
     def __init__(self, raw: list[bytes]) -> None:
         self.raw = raw
 
-    def __len__(self) -> int:
-        return len(self.raw)
-
-    def __iter__(self) -> Any:
-        parse = wire.types_pb2.EventPage.FromString
-        return (parse(raw) for raw in self.raw)
-
-
-_EMPTY_EVENT: bytes | None = None
-
 
 def _echo_pages(command: Any, head: int) -> EchoPages:
     """Default business logic: accept, one event per command page carrying the command, at
     the sequences from ``head`` on."""
-    pages = command.pages
-    if len(pages) == 1 and pages[0].HasField("command"):
-        return EchoPages([echo_page_bytes(head, pages[0].command.SerializeToString())])
-    raw = [
-        echo_page_bytes(head + i, page.command.SerializeToString())
-        for i, page in enumerate(p for p in pages if p.HasField("command"))
-    ]
+    raw: list[bytes] = []
+    for page in command.pages:
+        if page.HasField("command"):
+            raw.append(echo_page_bytes(head + len(raw), page.command.SerializeToString()))
     if not raw:
-        global _EMPTY_EVENT
-        if _EMPTY_EVENT is None:
-            _EMPTY_EVENT = pack_any(empty_pb2.Empty()).SerializeToString()
-        raw = [echo_page_bytes(head, _EMPTY_EVENT)]
+        raw.append(echo_page_bytes(head, pack_any(empty_pb2.Empty()).SerializeToString()))
     return EchoPages(raw)
 
 
