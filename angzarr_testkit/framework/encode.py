@@ -56,17 +56,10 @@ def _cached(cache: dict[str, bytes], text: str) -> bytes:
 
 def saga_request_bytes(book: bytes, sequences: Mapping[str, int]) -> bytes:
     """``SagaHandleRequest{source: book, destination_sequences: sequences}`` on the wire."""
-    n = len(book)
-    out = b"\x0a" + (_SMALL[n] if n < 128 else varint(n)) + book
+    out = length_delimited(b"\x0a", book)
     for domain, seq in sequences.items():
-        entry = (
-            _cached(_ENTRY_HEADS, domain) + b"\x10" + (_SMALL[seq] if seq < 128 else varint(seq))
-        )
-        out += (
-            b"\x22" + _SMALL[len(entry)] + entry
-            if len(entry) < 128
-            else (length_delimited(b"\x22", entry))
-        )
+        entry = _cached(_ENTRY_HEADS, domain) + b"\x10" + varint(seq)
+        out += length_delimited(b"\x22", entry)
     return out
 
 
@@ -77,28 +70,17 @@ def event_book_bytes(cover: bytes, sequence: int, type_url: str, value: bytes) -
     any_bytes = _cached(_TYPE_HEADS, type_url)
     if value:
         any_bytes += length_delimited(b"\x12", value)
-    small = _SMALL
-    header = b"\x08" + (small[sequence] if sequence < 128 else varint(sequence))
-    page = b"\x0a" + small[len(header)] + header + length_delimited(b"\x1a", any_bytes)
-    after = sequence + 1
+    page = echo_page_bytes(sequence, any_bytes)
     return (
         length_delimited(b"\x0a", cover)
         + length_delimited(b"\x1a", page)
         + b"\x30"
-        + (small[after] if after < 128 else varint(after))
+        + varint(sequence + 1)
     )
 
 
 def echo_page_bytes(sequence: int, event: bytes) -> bytes:
     """An ``EventPage`` with an explicit header ``sequence`` and ``event`` (a serialized
-    ``Any``, possibly empty): the page the default business logic persists per command page."""
-    header = b"\x08" + (_SMALL[sequence] if sequence < 128 else varint(sequence))
-    n = len(event)
-    return (
-        b"\x0a"
-        + _SMALL[len(header)]
-        + header
-        + b"\x1a"
-        + (_SMALL[n] if n < 128 else varint(n))
-        + event
-    )
+    ``Any``, possibly empty): a trigger's page, and the page the default business logic
+    persists per command page."""
+    return length_delimited(b"\x0a", b"\x08" + varint(sequence)) + length_delimited(b"\x1a", event)
