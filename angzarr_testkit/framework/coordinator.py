@@ -252,19 +252,21 @@ class Coordinator:
         in lockstep with a rival consumer)."""
         sent = work.sent
         execute = self.pipeline.execute
-        oracle = self.oracle
         # check_sent checked every command once: only the invalid ones are checked again
         # (and refused) by the destination
         invalid = self.checks.invalid_reported
-        keys = work.keys
         if limit is None and first_round is None and len(sent) == 1 and not invalid:
             # The usual delivery: one valid command. Its first attempt settles it unless it is
             # retryable; then the rounds below take over from that attempt.
             outcome = execute(sent[0], work.number, 0, work.trigger_id, checked=True)
             if outcome.status != RETRYABLE:
-                self._settle_one(work, outcome)
+                self._attempted(work, 0, outcome, first=True)
+                outcome.attempts = 1
+                self._settled(work, 0, outcome, valid=True)
+                self._conclude(work, [outcome], facts=True)
                 return
             first_round = [outcome]
+        keys = work.keys
         n = len(sent) if limit is None else min(limit, len(sent))
         final: list[Outcome | None] = [None] * n
         last: list[Outcome | None] = [None] * n
@@ -285,10 +287,7 @@ class Coordinator:
                     retry = True
                 elif final[i] is None and status in SUCCESS_STATUSES:
                     final[i] = outcome
-                if status == APPLIED:
-                    oracle.applied(work, i)
-                elif outcome.collided_with is not None and attempts[i] == 1:
-                    oracle.collision(work, i, outcome)
+                self._attempted(work, i, outcome, first=attempts[i] == 1)
             if not retry:
                 break
             if round_no < self.max_retries:
@@ -296,8 +295,6 @@ class Coordinator:
                 self.clock += wait
                 work.virtual_time += wait
         outcomes = []
-        unresolved = oracle.unresolved
-        applied_in = oracle.applied_in
         for i in range(n):
             outcome = final[i] or last[i]
             assert outcome is not None
@@ -311,43 +308,43 @@ class Coordinator:
                 )
             outcome.attempts = attempts[i]
             outcomes.append(outcome)
-            if outcome.status != RETRIED_OUT:
-                # Resolved for every delivery of the trigger (deduped, rejected: negated).
-                unresolved.pop(keys[i], None)
-                if outcome.status != APPLIED:  # (applied: oracle.applied recorded it already)
-                    applied_in.setdefault(keys[i], -work.number)
-            if outcome.status in _REPORTED_STATUSES and valid[i]:  # invalid: reported
-                oracle.report_outcome(work, i, outcome)
-        work.outcomes = outcomes + [Outcome(NOT_SENT) for _ in range(len(sent) - n)]
-        delivery = work.delivery
-        if delivery is not None:
-            delivery.outcomes = work.outcomes
-            delivery.virtual_time = work.virtual_time
-        if limit is None:
-            self._inject_facts(work)
+            self._settled(work, i, outcome, valid=valid[i])
+        outcomes += [Outcome(NOT_SENT) for _ in range(len(sent) - n)]
+        self._conclude(work, outcomes, facts=limit is None)
 
-    def _settle_one(self, work: DeliveryWork, outcome: Outcome) -> None:
-        """:meth:`execute_delivery`'s bookkeeping for one valid command settled by its first
-        attempt (not retryable): the same steps as the rounds, for a list of one."""
+    def _attempted(self, work: DeliveryWork, index: int, outcome: Outcome, *, first: bool) -> None:
+        """What the oracle learns from one attempt of command ``index``: an application (a
+        second one is a double-apply), or, on the command's first attempt, a colliding dedupe
+        hit."""
+        if outcome.status == APPLIED:
+            self.oracle.applied(work, index)
+        elif outcome.collided_with is not None and first:
+            self.oracle.collision(work, index, outcome)
+
+    def _settled(self, work: DeliveryWork, index: int, outcome: Outcome, *, valid: bool) -> None:
+        """Command ``index``'s final ``outcome``: resolved for every delivery of the trigger
+        unless it retried out (deduped, rejected: negated in ``applied_in``), and reported when
+        refused (an invalid command was reported already, by the command checks)."""
         oracle = self.oracle
+        key = work.keys[index]
         status = outcome.status
-        key = work.keys[0]
-        if status == APPLIED:
-            oracle.applied(work, 0)
-        elif outcome.collided_with is not None:
-            oracle.collision(work, 0, outcome)
-        outcome.attempts = 1
-        oracle.unresolved.pop(key, None)
-        if status != APPLIED:
-            oracle.applied_in.setdefault(key, -work.number)
-            if status in _REPORTED_STATUSES:
-                oracle.report_outcome(work, 0, outcome)
-        work.outcomes = [outcome]
+        if status != RETRIED_OUT:
+            oracle.unresolved.pop(key, None)
+            if status != APPLIED:  # (applied: oracle.applied recorded it already)
+                oracle.applied_in.setdefault(key, -work.number)
+        if status in _REPORTED_STATUSES and valid:
+            oracle.report_outcome(work, index, outcome)
+
+    def _conclude(self, work: DeliveryWork, outcomes: list[Outcome], *, facts: bool) -> None:
+        """The delivery's outcomes, on the work and its record; then the facts, unless the
+        consumer crashed mid-dispatch."""
+        work.outcomes = outcomes
         delivery = work.delivery
         if delivery is not None:
-            delivery.outcomes = work.outcomes
+            delivery.outcomes = outcomes
             delivery.virtual_time = work.virtual_time
-        self._inject_facts(work)
+        if facts:
+            self._inject_facts(work)
 
     def _inject_facts(self, work: DeliveryWork) -> None:
         facts = work.facts
