@@ -40,7 +40,7 @@ from .storm_report import COUNT_NAMES, StormReport
 from .trace import Schedule, Trace, TraceWriter
 from .triggers import TriggerMaker, parse_trace_book, root_cover
 from .vacuity import budget_finding
-from .verdict import ShardPart, ShardResult, conclude, tag_shard
+from .verdict import ShardPart, ShardResult, conclude, shard_share, tag_shard
 
 __all__ = ["STEP_MS", "DeliveryEngine", "StormPlan"]
 
@@ -144,11 +144,11 @@ class DeliveryEngine:
         storm, rng, faults = self.storm, self.rng, self.faults
         self.writer.line(self._first_line())
         shard, shards = (0, 1) if self.part is None else (self.part.index, self.part.count)
-        own_roots = len(range(shard, storm.roots, shards))
+        own_roots = shard_share(storm.roots, shard, shards)
         heads: dict[tuple[str, int], int] = {}
         roots: dict[tuple[str, int], tuple[bytes, str]] = {}  # -> (cover bytes, root text)
         published = 0
-        total = len(range(shard, storm.events, shards))
+        total = shard_share(storm.events, shard, shards)
         progress = progress_bar(storm.progress if self.part is None else self.part.progress, total)
         bus, counts, budget = self.bus, self.counts, self.budget
         event_domain, make_book = self.triggers.event_domain, self.triggers.book

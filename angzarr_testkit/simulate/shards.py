@@ -31,7 +31,7 @@ from .sources import make_event_source
 from .storm_report import StormReport
 from .trace import Schedule, Trace, TraceWriter
 from .vacuity import default_delivery_budget
-from .verdict import ShardPart, ShardResult, conclude
+from .verdict import ShardPart, ShardResult, conclude, shard_share
 
 __all__ = ["ShardJob", "run_shards", "shard_budgets", "shard_rng", "shard_schedule"]
 
@@ -42,19 +42,15 @@ def shard_rng(seed: int, index: int, count: int) -> random.Random:
     return random.Random(f"angzarr-testkit/shard/{seed}/{index}/{count}")
 
 
-def _share(total: int, index: int, count: int) -> int:
-    return len(range(index, total, count))
-
-
 def shard_budgets(storm: StormPlan, count: int, explicit: int | None) -> list[int]:
     """Each shard's delivery budget: the default for its own events, or ``explicit`` split
     as evenly as the events are."""
     if explicit is None:
         return [
-            default_delivery_budget(_share(storm.events, s, count), storm.faults)
+            default_delivery_budget(shard_share(storm.events, s, count), storm.faults)
             for s in range(count)
         ]
-    return [explicit // count + (1 if s < explicit % count else 0) for s in range(count)]
+    return [shard_share(explicit, s, count) for s in range(count)]
 
 
 @dataclass
@@ -161,7 +157,7 @@ def shard_schedule(schedule: Schedule, index: int) -> Schedule:
     header = dict(schedule.header)
     count = header.pop("shards")
     explicit = header.get("delivery_budget")
-    header["events"] = _share(header["events"], index, count)
+    header["events"] = shard_share(header["events"], index, count)
     if explicit is not None:
-        header["delivery_budget"] = explicit // count + (1 if index < explicit % count else 0)
+        header["delivery_budget"] = shard_share(explicit, index, count)
     return replace(schedule.parts[index], header=header)

@@ -19,7 +19,13 @@ from .storm_report import StormReport
 from .trace import Trace, TraceWriter
 from .vacuity import vacuity
 
-__all__ = ["ShardPart", "ShardResult", "conclude"]
+__all__ = ["ShardPart", "ShardResult", "conclude", "shard_share"]
+
+
+def shard_share(total: int, index: int, count: int) -> int:
+    """How many of ``total`` items (events, source roots, deliveries of a budget) shard
+    ``index`` of ``count`` owns: those ``i`` with ``i % count == index``."""
+    return len(range(index, total, count))
 
 
 @dataclass(frozen=True)
