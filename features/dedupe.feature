@@ -4,7 +4,7 @@ Feature: Redelivery and the (source.root, source_seq, target.root) dedupe
   does not.
 
   Scenario: A deferred header dedupes every redelivery
-    Given the saga "sagas:deferred_saga" from domain "order" to domains "inventory"
+    Given the saga "sagas:strict_deferred_saga" from domain "order" to domains "inventory"
     And destination "inventory" root "sku-1" at sequence 5
     When OrderCreated is delivered from root "order-1"
       | field    | value |
@@ -26,6 +26,7 @@ Feature: Redelivery and the (source.root, source_seq, target.root) dedupe
 
   Scenario: Stamping the sequence map double-applies on redelivery
     Given the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+    And the framework profile "sequence-map"
     And destination "inventory" root "sku-1" at sequence 5
     When OrderCreated is delivered from root "order-1"
       | field | value |
@@ -37,7 +38,7 @@ Feature: Redelivery and the (source.root, source_seq, target.root) dedupe
     And the only findings are of kind "double-apply"
 
   Scenario: Different triggers never dedupe each other
-    Given the saga "sagas:deferred_saga" from domain "order" to domains "inventory"
+    Given the saga "sagas:strict_deferred_saga" from domain "order" to domains "inventory"
     When OrderCreated is delivered from root "order-1"
       | field | value |
       | sku   | sku-1 |

@@ -3,12 +3,14 @@ Feature: Every finding kind the oracle reports
 
   Scenario: double-apply
     Given the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+    And the framework profile "sequence-map"
     When OrderCreated is delivered from root "order-1"
     And the trigger is redelivered 2 times
     Then there is a finding of kind "double-apply"
 
   Scenario: lost-command and sequence-mismatch
     Given the saga "sagas:stale_saga" from domain "order" to domains "inventory"
+    And the framework profile "sequence-map"
     And destination "inventory" root "sku-1" at sequence 5
     When OrderCreated is delivered from root "order-1"
       | field | value |
@@ -34,6 +36,7 @@ Feature: Every finding kind the oracle reports
 
   Scenario: unstamped-command
     Given the saga "sagas:unstamped_saga" from domain "order" to domains "inventory"
+    And the framework profile "sequence-map"
     When OrderCreated is delivered from root "order-1"
     Then the only findings are of kind "unstamped-command"
 

@@ -3,7 +3,7 @@ Feature: Redelivery storms
   redeliveries; the oracle checks the destination dedupe across thousands of deliveries.
 
   Scenario: A deferred-header saga survives every fault
-    Given the saga "sagas:deferred_saga" from domain "order" to domains "inventory"
+    Given the saga "sagas:strict_deferred_saga" from domain "order" to domains "inventory"
     And storm events from "sagas:one_sku"
     When a storm of 300 events over 10 roots runs with seed 7
       | fault                 | value |
@@ -21,6 +21,7 @@ Feature: Redelivery storms
 
   Scenario: An explicit-sequence saga double-applies in a storm
     Given the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+    And the framework profile "sequence-map"
     And storm events from "sagas:one_sku"
     When a storm of 300 events over 10 roots runs with seed 7
       | fault     | value |

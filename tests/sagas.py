@@ -68,6 +68,16 @@ def deferred_saga(request):
     return [cmd]
 
 
+def strict_deferred_saga(request):
+    """A deferred header and MERGE_STRICT on each page: what angzarr core HEAD lets through a
+    destination with history (its merge check skips deferred STRICT commands)."""
+    commands = deferred_saga(request)
+    for cmd in commands:
+        for page in cmd.pages:
+            page.merge_strategy = T.MERGE_STRICT
+    return commands
+
+
 def two_domain_saga(request):
     """Reserves inventory and charges payment, both stamped from the map."""
     destinations = Destinations.from_proto(request.destination_sequences)

@@ -64,6 +64,7 @@ def test_a_clean_claim_about_a_double_apply_fails(tmp_path):
         Feature: wrong claim
           Scenario: explicit stamping is not clean
             Given the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+            And the framework profile "sequence-map"
             When OrderCreated is delivered from root "order-1"
             And the trigger is redelivered 1 times
             Then there are no findings
@@ -93,6 +94,7 @@ def test_wrong_outcomes_fail_with_a_readable_reason(tmp_path, step, needle):
         Feature: wrong claim
           Scenario: check
             Given the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+            And the framework profile "sequence-map"
             When OrderCreated is delivered from root "order-1"
               | field | value |
               | sku   | sku-1 |
@@ -110,6 +112,7 @@ def test_bad_table_values_are_explained(tmp_path):
         Feature: bad table
           Scenario: bad field
             Given the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+            And the framework profile "sequence-map"
             When OrderCreated is delivered from root "order-1"
               | field   | value |
               | widgets | 3     |

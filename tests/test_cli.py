@@ -39,12 +39,15 @@ def test_no_command_prints_help(capsys):
     assert "usage: angzarr-testkit" in capsys.readouterr().out
 
 
-def test_demo_reports_double_apply_and_clean_deferred(capsys):
+def test_demo_reports_each_bug_under_its_profile_and_passes_the_fixed_saga(capsys):
     assert main(["demo", "--redeliveries", "2"]) == 0
     out = capsys.readouterr().out
-    assert "[double-apply]" in out
+    assert "[missing-destination-sequence] x3" in out and "EMPTY map" in out  # core
+    assert "(Sequence mismatch: command expects 0, aggregate at 5) on all 11 attempts" in out
     assert "outcomes over 3 deliveries: ['applied', 'deduped', 'deduped']" in out
     assert "oracle: none" in out
+    assert "(profile sequence-map)" in out and "[double-apply]" in out
+    assert "deferred MERGE_STRICT saga (profile core)\n   storm seed 7: CLEAN" in out
 
 
 def test_bad_option_is_a_usage_error(capsys):
@@ -85,6 +88,8 @@ STORM = [
     "5",
     "--seed",
     "4",
+    "--profile",
+    "sequence-map",  # these tests pin the seed protocol (the explicit saga's double-apply)
     "--event-source",
     "test_storm:one_sku",
 ]
@@ -306,7 +311,7 @@ def source(rng, i):
     return one_sku(rng, i)
 
 
-saga = sagas.deferred_saga
+saga = sagas.strict_deferred_saga
 """
 
 

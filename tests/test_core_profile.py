@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from angzarr_testkit import PROFILES, ConfigurationError, ProcessManagerHarness, SagaHarness
+from angzarr_testkit.framework.saga import DEFAULT_PROFILE
 from angzarr_testkit.simulate import FaultPlan, Storm
 
 T, E = sagas.T, sagas.E
@@ -32,9 +33,15 @@ def order(i: int = 1) -> E.OrderCreated:
     return E.OrderCreated(order_id=f"o-{i}", sku="sku-1", quantity=1)
 
 
-def test_core_is_a_profile_and_not_the_default_yet():
-    assert PROFILES == ("sequence-map", "deferred-rewrite", "core")
-    assert SagaHarness(sagas.deferred_saga, **IO).profile == "sequence-map"
+def test_core_is_the_default_profile_everywhere():
+    assert PROFILES == ("core", "sequence-map", "deferred-rewrite") and DEFAULT_PROFILE == "core"
+    assert SagaHarness(sagas.deferred_saga, **IO).profile == "core"
+    assert _pm(pms.fulfillment_pm).profile == "core"
+    assert Storm(sagas.deferred_saga, **IO, event_source=sagas.one_sku).profile == "core"
+    from angzarr_testkit.cli.parser import build_parser
+
+    args = build_parser().parse_args(["storm", "sagas:deferred_saga"])
+    assert args.profile == "core"
 
 
 def test_core_sends_an_empty_map_whatever_the_output_domains():
@@ -42,7 +49,7 @@ def test_core_sends_an_empty_map_whatever_the_output_domains():
     h.given_destination("inventory", sagas.uuid_for("sku-1"), next_sequence=4)
     delivery = h.deliver(order())
     assert dict(delivery.request.destination_sequences) == {}
-    seeded = SagaHarness(sagas.deferred_saga, **IO).deliver(order())
+    seeded = SagaHarness(sagas.deferred_saga, profile="sequence-map", **IO).deliver(order())
     assert dict(seeded.request.destination_sequences) == {"inventory": 0, "payment": 0}
 
 
@@ -55,7 +62,7 @@ def test_a_saga_stamping_from_the_map_fails_on_every_trigger_under_core():
     assert "EMPTY map" in message and "Destinations.deferred_header" in message
     assert h.findings[0].details["domain"] == "inventory"
     # the seed protocol fills the map: the same saga's first deliveries are fine there
-    seed = SagaHarness(sagas.explicit_saga, **IO)
+    seed = SagaHarness(sagas.explicit_saga, profile="sequence-map", **IO)
     for i in range(3):
         seed.deliver(order(i))
     assert seed.findings == []
@@ -82,7 +89,7 @@ def test_core_rewrites_an_explicit_sequence_into_a_deferred_header_that_dedupes(
     assert [o.status for d in again for o in d.outcomes] == ["deduped", "deduped"]
     assert h.findings == []
     # under the seed protocol the same saga's stale explicit sequence is refused
-    seed = SagaHarness(_fixed_sequence_saga, **IO)
+    seed = SagaHarness(_fixed_sequence_saga, profile="sequence-map", **IO)
     seed.deliver(order(), sequence=3)
     assert {f.kind for f in seed.findings} == {"sequence-mismatch", "lost-command"}
 
@@ -145,7 +152,7 @@ def test_a_process_manager_stamping_from_the_map_fails_under_core():
     h = _pm(pms.stamping_pm, profile="core")
     h.deliver(order(), correlation_id="wf-1")
     assert "missing-destination-sequence" in {f.kind for f in h.findings}
-    seed = _pm(pms.stamping_pm)
+    seed = _pm(pms.stamping_pm, profile="sequence-map")
     seed.deliver(order(), correlation_id="wf-1")
     assert "missing-destination-sequence" not in {f.kind for f in seed.findings}
 
@@ -173,7 +180,7 @@ def test_core_storms_find_the_map_stamping_saga_and_pass_the_deferred_one():
         seed=3,
         faults=FaultPlan(duplicate=0.3, crash_before_ack=0.2),
     )
-    assert Storm(sagas.deferred_saga, **opts).run().ok
+    assert Storm(sagas.strict_deferred_saga, **opts).run().ok
     report = Storm(sagas.explicit_saga, **opts).run()
     assert not report.ok
     assert set(report.kinds()) >= {"missing-destination-sequence"}
@@ -186,7 +193,7 @@ def test_the_cli_takes_profile_core(tmp_path, capsys):
     code = main(
         [
             "storm",
-            "sagas:deferred_saga",
+            "sagas:strict_deferred_saga",
             "--source-domain",
             "order",
             "--output-domain",

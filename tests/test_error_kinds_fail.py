@@ -64,18 +64,22 @@ class Recipe:
         return [*argv, "--trace", str(trace), "--json"]
 
 
+#: the seed protocol (angzarr-client 0.3's map), for the kinds only it produces
+SEED = {"profile": "sequence-map"}
+
 #: error kind -> a storm that produces it (duplicates at rate 1.0: every seed shows them).
 RECIPES: dict[str, Recipe] = {
     "handler-error": Recipe("exploding_saga"),
     "missing-destination-sequence": Recipe("stamps_shipping_saga"),
-    "unstamped-command": Recipe("unstamped_saga"),
+    "unstamped-command": Recipe("unstamped_saga", options=SEED),
     "invalid-provenance": Recipe("wrong_provenance_saga"),
-    "sequence-mismatch": Recipe("stale_saga"),
+    # core's H-18: a deferred MERGE_COMMUTATIVE command against history (the default profile)
+    "sequence-mismatch": Recipe("deferred_saga"),
     "nondeterministic-output": Recipe("random_id_saga", {"duplicate": 1.0}),
     "dedupe-collision": Recipe("colliding_saga"),
-    "double-apply": Recipe("explicit_saga", {"duplicate": 1.0}),
+    "double-apply": Recipe("explicit_saga", {"duplicate": 1.0}, options=SEED),
     "dead-lettered": Recipe("stale_manual_saga"),
-    "lost-command": Recipe("stale_saga"),
+    "lost-command": Recipe("stale_saga", options=SEED),
     "invalid-command": Recipe("bad_cover_saga"),
     "malformed-response": Recipe("echo_saga"),
     "vacuous-run": Recipe("silent_saga"),

@@ -38,7 +38,8 @@ from angzarr_testkit.simulate import Storm
 
 T, S, E = wire.types_pb2, wire.saga_pb2, wire.examples_pb2
 PREFIX = wire.TYPE_URL_PREFIX
-IO = dict(source_domain="order", output_domains=["inventory"])
+# these tests pin how findings read under the seed protocol (its map-stamping sagas)
+IO = dict(source_domain="order", output_domains=["inventory"], profile="sequence-map")
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -33,6 +33,7 @@ def kinds(h: SagaHarness) -> list[str]:
 
 
 def harness(saga, **kw) -> SagaHarness:
+    kw.setdefault("profile", "sequence-map")  # these tests pin the seed protocol
     kw.setdefault("source_domain", "order")
     kw.setdefault("output_domains", ["inventory"])
     return SagaHarness(saga, **kw)

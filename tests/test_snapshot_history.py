@@ -24,6 +24,7 @@ pytestmark = pytest.mark.timeout(20)
 
 
 def harness(saga=sagas.explicit_saga, **kw):
+    kw.setdefault("profile", "sequence-map")  # these tests pin the seed protocol
     kw.setdefault("source_domain", "order")
     kw.setdefault("output_domains", ["inventory"])
     return SagaHarness(saga, **kw)
@@ -140,6 +141,7 @@ def test_pm_prepare_flow_reads_the_snapshot_head():
         sources=["order", "inventory"],
         output_domains=["inventory", "shipping"],
         prepare=True,
+        profile="sequence-map",  # the two-phase Prepare flow is the seed protocol
     )
     h.given_destination("inventory", uuid_for("sku-1"), next_sequence=40)
     d = h.deliver(order(), domain="order", root=ORDER, correlation_id=str(_corr()))
@@ -163,6 +165,7 @@ def test_behave_history_step_with_a_snapshot(tmp_path):
         Feature: snapshot
           Scenario: history as a snapshot
             Given the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+            And the framework profile "sequence-map"
             And destination "inventory" root "sku-1" at sequence 4294967290
             When OrderCreated is delivered from root "order-1"
               | field | value |
@@ -173,6 +176,7 @@ def test_behave_history_step_with_a_snapshot(tmp_path):
               | 4294967290 | ReserveInventory |
           Scenario: an event inside the snapshot
             Given the saga "sagas:explicit_saga" from domain "order" to domains "inventory"
+            And the framework profile "sequence-map"
             And destination "inventory" root "sku-1" at sequence 5
             Then aggregate "inventory" root "sku-1" has events:
               | sequence | type             |

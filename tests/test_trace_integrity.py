@@ -51,6 +51,7 @@ def record(path: Path, target: str = "sagas:explicit_saga", events: int = 12, **
         event_source=one_sku,
         faults=FaultPlan(**(faults or {"duplicate": 0.5, "crash_before_ack": 0.2})),
         trace=path,
+        profile="sequence-map",  # the explicit saga's double-apply is the seed protocol's
     ).run()
     return path
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import wire
 from ..errors import InvalidArgumentError
+from ..framework.saga import DEFAULT_PROFILE
 
 __all__ = [
     "KitState",
@@ -73,7 +74,7 @@ class KitState:
     saga: Any = None
     source_domain: str | None = None
     output_domains: list[str] | None = None
-    profile: str = "sequence-map"
+    profile: str = DEFAULT_PROFILE
     harness: Any = None
     delivery: Any = None
     event_source: Any = None

@@ -61,9 +61,10 @@ def given_saga_with_domains(context: Any, target: str, source: str, outputs: str
     'the framework profile "{profile}"',
     group=G_SAGA,
     description=(
-        "`sequence-map` (default), `deferred-rewrite` or `core` (see [profiles.md](profiles.md))."
+        "`core` (default: angzarr core HEAD), `sequence-map` (the seed protocol) or "
+        "`deferred-rewrite` (see [profiles.md](profiles.md))."
     ),
-    example='Given the framework profile "deferred-rewrite"',
+    example='Given the framework profile "sequence-map"',
 )
 def given_profile(context: Any, profile: str) -> None:
     s = state(context)

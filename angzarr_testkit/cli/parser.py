@@ -111,7 +111,7 @@ def _output_options(parser: argparse.ArgumentParser, *, html: bool = True) -> No
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     from ..framework.findings import KINDS
-    from ..framework.saga import PROFILES
+    from ..framework.saga import DEFAULT_PROFILE, PROFILES
     from ..simulate.faults import FAULT_CLASSES
 
     parser = _Parser(
@@ -145,7 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="output_domains",
         help="an output domain (repeat for several; default: declared)",
     )
-    storm.add_argument("--profile", choices=PROFILES, default="sequence-map")
+    storm.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=DEFAULT_PROFILE,
+        help="the framework model: core (angzarr core HEAD), sequence-map (the seed protocol, "
+        "angzarr-client 0.3's Destinations contract) or deferred-rewrite "
+        f"(default: {DEFAULT_PROFILE}; see docs/profiles.md)",
+    )
     storm.add_argument("--events", type=_count, default=1000, metavar="N")
     storm.add_argument("--roots", type=_positive, default=10, metavar="N")
     storm.add_argument("--seed", type=_seed, default=0, metavar="S")

@@ -91,7 +91,7 @@ class Coordinator:
         self.max_retries = max_retries
         self.record = record
         self.store = EventStore()
-        self.pipeline = Pipeline(self.store)
+        self.pipeline = Pipeline(self.store, core=profile == "core")
         self.deliveries: list[Delivery] = []
         self.clock = 0.0
         self._count = 0

@@ -119,6 +119,10 @@ def seed_destination(
     return root, ed
 
 
+#: what ``given_aggregate(merge=...)`` accepts
+MERGE_ACCEPTED = "'strict', 'commutative', 'overlapping' or a callable fn(CommandBook) -> bool"
+
+
 def aggregate_spec(domain: str, handler: Any, merge: Any) -> AggregateSpec:
     """``SagaHarness.given_aggregate``'s arguments, checked, as the pipeline's spec of
     ``domain``."""
@@ -139,19 +143,21 @@ def aggregate_spec(domain: str, handler: Any, merge: Any) -> AggregateSpec:
             merge,
             "merge",
             arity=1,
-            signature="'strict', 'commutative' or a callable fn(CommandBook) -> bool",
+            signature=MERGE_ACCEPTED,
         )
-    elif not isinstance(merge, str) or merge not in ("strict", "commutative"):
+    elif not isinstance(merge, str) or merge not in ("strict", "commutative", "overlapping"):
         raise recast(
             usage_error(
                 "merge",
                 merge,
-                "'strict', 'commutative' or a callable fn(CommandBook) -> bool",
+                MERGE_ACCEPTED,
                 type_error=not isinstance(merge, str),
             ),
             ConfigurationError,
         )
-    return AggregateSpec(handler=handler, commutative=merge_policy(merge))
+    return AggregateSpec(
+        handler=handler, commutative=merge_policy(merge), overlapping=merge == "overlapping"
+    )
 
 
 def trigger_book(

@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import codes, describe_exception
 from .aggregate import DEAD_LETTERED, RETRIED_OUT, Outcome, edition_name, render_key, stream_label
 from .findings import Finding
+from .outcomes import REJECTED, SEQUENCE_MISMATCH_OVERLAP
 from .outputs import (
     Difference,
     SeqInfo,
@@ -45,6 +46,12 @@ __all__ = ["Oracle"]
 _MASK40 = (1 << 40) - 1
 _MASK64 = (1 << 64) - 1
 _SDK_MISSING_RE = re.compile(r"No sequence for domain '([^']*)'")
+#: how to get a saga's deferred command past core's merge check (docs/profiles.md, H-18)
+_DEFERRED_MERGE_FIX = (
+    "set merge_strategy = MERGE_STRICT (or MERGE_AGGREGATE_HANDLES) on the command's pages: "
+    "core skips the check for those deferred commands, and the deferred header still dedupes "
+    "redeliveries"
+)
 
 
 class Oracle:
@@ -138,14 +145,35 @@ class Oracle:
             sequences=seqs,
             details={"code": outcome.code},
         )
+        deferred = command.pages[0].header.WhichOneof("sequence_type") == "angzarr_deferred"
         if outcome.status == RETRIED_OUT:
             if not outcome.message.startswith("Sequence mismatch"):
                 return  # a conflict that never cleared: the lost-command check reports it
             kind = "sequence-mismatch"
+            if deferred:
+                why = (
+                    "angzarr core checks a deferred command against the destination's history "
+                    "as expecting sequence 0 (H-18), and under MERGE_COMMUTATIVE (the default "
+                    "when merge_strategy is unset) only a Replay proving the changed fields "
+                    "disjoint lets it through, so it is retried until it is dropped; "
+                    + _DEFERRED_MERGE_FIX
+                )
+            else:
+                why = (
+                    "it was stamped with a stale explicit sequence; stamp from the request's "
+                    "destination_sequences or use a deferred header"
+                )
             message = (
                 f"{type_name} to {target} was refused ({outcome.message}) on all "
-                f"{outcome.attempts} attempts: it was stamped with a stale explicit sequence; "
-                "stamp from the request's destination_sequences or use a deferred header"
+                f"{outcome.attempts} attempts: {why}"
+            )
+        elif outcome.status == REJECTED and outcome.message.startswith(SEQUENCE_MISMATCH_OVERLAP):
+            kind = "sequence-mismatch"
+            message = (
+                f"{type_name} to {target} was refused ({outcome.code}: {outcome.message}): "
+                "under MERGE_COMMUTATIVE the fields it changes overlap what the history "
+                "changed, which angzarr core does not retry, so the command is dropped; "
+                + _DEFERRED_MERGE_FIX
             )
         elif outcome.status == DEAD_LETTERED:
             kind = "dead-lettered"
@@ -357,7 +385,9 @@ class Oracle:
                     "process-manager context declares output domains), so this fails on every "
                     "trigger in production and core acks it: the trigger's work is lost. Stamp "
                     "Destinations.deferred_header(request.source.cover, <trigger page seq>) "
-                    "instead (core rewrites every command to a deferred header anyway)"
+                    "instead (core rewrites every command to a deferred header anyway), with "
+                    "merge_strategy = MERGE_STRICT on its pages so that core's merge check of a "
+                    "deferred command lets it through a destination with history"
                 )
             else:
                 fix = f"declare '{domain}' as an output domain, or use a deferred header"

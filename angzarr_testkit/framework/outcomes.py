@@ -18,9 +18,14 @@ __all__ = [
     "REJECTED",
     "RETRIED_OUT",
     "RETRYABLE",
+    "SEQUENCE_CONFLICT",
+    "SEQUENCE_MISMATCH",
+    "SEQUENCE_MISMATCH_DLQ_SUFFIX",
+    "SEQUENCE_MISMATCH_OVERLAP",
     "SUCCESS_STATUSES",
     "Outcome",
     "Pending",
+    "is_retryable_status",
 ]
 
 APPLIED = "applied"
@@ -33,6 +38,29 @@ NOT_SENT = "not-sent"  # the consumer crashed before sending it
 RETRYABLE = "retryable"  # an attempt's status only; never a final outcome
 
 SUCCESS_STATUSES = (APPLIED, DEDUPED, ALREADY_PROCESSED)
+
+# The sequence error messages, byte for byte as angzarr core HEAD words them: its retry
+# classification reads the prefixes (docs/profiles.md, "retry classification").
+#: a sequence check refused the command: ``{SEQUENCE_MISMATCH}{expected}, aggregate at {actual}``
+SEQUENCE_MISMATCH = "Sequence mismatch: command expects "
+#: MERGE_COMMUTATIVE whose changed fields overlap the intervening history (not retryable)
+SEQUENCE_MISMATCH_OVERLAP = "Sequence mismatch with overlapping fields: command expects "
+#: appended to a MERGE_MANUAL mismatch's message when the command is dead-lettered
+SEQUENCE_MISMATCH_DLQ_SUFFIX = ". Sent to DLQ for manual review."
+#: the store refused pages below its head: ``{SEQUENCE_CONFLICT}expected {head}, got {first}``
+SEQUENCE_CONFLICT = "Sequence conflict: "
+
+
+def is_retryable_status(code: str, message: str) -> bool:
+    """Whether angzarr core retries a command that failed with ``code`` and ``message``.
+
+    Only ``FAILED_PRECONDITION`` whose message starts with ``"Sequence mismatch:"`` or
+    ``"Sequence conflict:"`` is retried (refetch state, run again); every other failure,
+    including ``"Sequence mismatch with overlapping fields: ..."`` and a business rule's own
+    ``FAILED_PRECONDITION``, is final (docs/profiles.md, "retry classification")."""
+    return code == "FAILED_PRECONDITION" and (
+        message.startswith("Sequence mismatch:") or message.startswith("Sequence conflict:")
+    )
 
 
 class Outcome:

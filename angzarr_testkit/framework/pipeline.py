@@ -26,6 +26,10 @@ from .outcomes import (
     DEDUPED,
     REJECTED,
     RETRYABLE,
+    SEQUENCE_CONFLICT,
+    SEQUENCE_MISMATCH,
+    SEQUENCE_MISMATCH_DLQ_SUFFIX,
+    SEQUENCE_MISMATCH_OVERLAP,
     Outcome,
     Pending,
 )
@@ -36,10 +40,19 @@ __all__ = ["EchoPages", "Pipeline", "normalize_events"]
 
 
 class Pipeline:
-    """angzarr's destination aggregate pipeline over an :class:`EventStore`."""
+    """angzarr's destination aggregate pipeline over an :class:`EventStore`.
 
-    def __init__(self, store: EventStore) -> None:
+    ``core`` applies angzarr core HEAD's rules where they differ from the seed protocol's
+    (docs/profiles.md): a deferred command is checked against the history as expecting
+    sequence 0 by its merge strategy (core's H-18), and an explicit sequence that does not
+    match is refused as retryable for every strategy but MERGE_AGGREGATE_HANDLES, as the
+    deployed aggregate sidecar's pre-validation does. Without it, the seed protocol's rules:
+    deferred commands are never compared with the history, and an explicit mismatch is
+    decided by merge strategy (MERGE_MANUAL dead-letters)."""
+
+    def __init__(self, store: EventStore, *, core: bool = False) -> None:
         self.store = store
+        self.core = core
         self.specs: dict[str, AggregateSpec] = {}
         self.dead_letters: list[Any] = []
 
@@ -128,7 +141,24 @@ class Pipeline:
         expected: int | None = None
         spec = self.specs.get(domain)
         handler = spec.handler if spec is not None else None
+        check_overlap = False
         if kind in ("angzarr_deferred", "external_deferred"):
+            if self.core and actual:
+                # H-18: a deferred command expects sequence 0, so any history is a mismatch
+                # that its merge strategy decides (STRICT and AGGREGATE_HANDLES apply).
+                strategy = page0.merge_strategy
+                if strategy == T.MERGE_MANUAL:
+                    expected = 0
+                    mismatch = f"{SEQUENCE_MISMATCH}0, aggregate at {actual}"
+                    self._dead_letter(command, mismatch, 0, actual)
+                    return Outcome(
+                        DEAD_LETTERED,
+                        "ABORTED",
+                        mismatch + SEQUENCE_MISMATCH_DLQ_SUFFIX,
+                        expected=0,
+                        actual=actual,
+                    )
+                check_overlap = strategy == T.MERGE_COMMUTATIVE
             if handler is not None:  # business logic sees the restamped command
                 restamped = T.CommandBook()
                 restamped.CopyFrom(command)
@@ -138,17 +168,30 @@ class Pipeline:
         else:
             expected = page0.header.sequence if kind == "sequence" else 0
             if expected != actual:
-                mismatch = f"Sequence mismatch: command expects {expected}, aggregate at {actual}"
+                mismatch = f"{SEQUENCE_MISMATCH}{expected}, aggregate at {actual}"
                 strategy = page0.merge_strategy
-                if strategy == T.MERGE_MANUAL:
+                if self.core:
+                    # the sidecar's pre-validation: retryable whatever the strategy, MANUAL
+                    # included, unless the aggregate handles merging itself
+                    if strategy != T.MERGE_AGGREGATE_HANDLES:
+                        return Outcome(
+                            RETRYABLE,
+                            "FAILED_PRECONDITION",
+                            mismatch,
+                            expected=expected,
+                            actual=actual,
+                        )
+                elif strategy == T.MERGE_MANUAL:
                     self._dead_letter(command, mismatch, expected, actual)
                     return Outcome(
                         DEAD_LETTERED, "ABORTED", mismatch, expected=expected, actual=actual
                     )
-                applies = strategy == T.MERGE_AGGREGATE_HANDLES or (
-                    strategy == T.MERGE_COMMUTATIVE and self.spec(domain).commutative(command)
-                )
-                if not applies:
+                elif strategy == T.MERGE_COMMUTATIVE:
+                    # the seed protocol decides before business logic runs
+                    refused = self._overlap_check(command, expected, actual)
+                    if refused is not None:
+                        return refused
+                elif strategy != T.MERGE_AGGREGATE_HANDLES:
                     return Outcome(
                         RETRYABLE, "FAILED_PRECONDITION", mismatch, expected=expected, actual=actual
                     )
@@ -164,7 +207,36 @@ class Pipeline:
                 return Outcome(
                     REJECTED, rejected.code, rejected.message, expected=expected, actual=actual
                 )
+        if check_overlap:
+            # MERGE_COMMUTATIVE after business logic ran: the field check decides
+            refused = self._overlap_check(command, expected or 0, actual)
+            if refused is not None:
+                return refused
         return (stream, command, key, actual, pages, delivery, index, trigger, expected, actual)
+
+    def _overlap_check(self, command: Any, expected: int, actual: int) -> Outcome | None:
+        """A MERGE_COMMUTATIVE command whose sequence does not match: ``None`` when the
+        domain declares its change disjoint from the history (it applies); else a final
+        rejection when the changes overlap (``merge="overlapping"``), or a retryable mismatch
+        when nothing can prove them disjoint (an aggregate without Replay)."""
+        spec = self.spec(command.cover.domain)
+        if spec.commutative(command):
+            return None
+        if spec.overlapping:
+            return Outcome(
+                REJECTED,
+                "FAILED_PRECONDITION",
+                f"{SEQUENCE_MISMATCH_OVERLAP}{expected}, aggregate at {actual}",
+                expected=expected,
+                actual=actual,
+            )
+        return Outcome(
+            RETRYABLE,
+            "FAILED_PRECONDITION",
+            f"{SEQUENCE_MISMATCH}{expected}, aggregate at {actual}",
+            expected=expected,
+            actual=actual,
+        )
 
     def _commit(
         self,
@@ -196,7 +268,7 @@ class Pipeline:
             return Outcome(
                 RETRYABLE,
                 "FAILED_PRECONDITION",
-                f"Sequence conflict: expected {head}, got {first}",
+                f"{SEQUENCE_CONFLICT}expected {head}, got {first}",
                 expected=expected if count else None,
                 actual=actual if count else None,
             )

@@ -28,7 +28,7 @@ from .aggregate import Stream, edition_name
 from .inputs import validate_domain
 from .pm_checks import PMCommandChecks, PMOracle
 from .records import AggregateView, Delivery, RecordedCommand
-from .saga import SagaHarness
+from .saga import DEFAULT_PROFILE, SagaHarness
 from .targets import PMTarget, resolve_pm_target
 from .work import DeliveryWork, copy_edition
 
@@ -74,9 +74,10 @@ class ProcessManagerHarness(SagaHarness):
         pm_domain: the PM's own domain (its state stream's domain).
         sources: the domains it takes triggers from (the first is ``deliver``'s default).
         output_domains: domains the framework supplies sequences for.
-        profile: ``"sequence-map"``, ``"deferred-rewrite"`` (commands get the PM's
-            provenance header) or ``"core"`` (angzarr core HEAD: an empty map, no Prepare,
-            the provenance header; see docs/profiles.md).
+        profile: ``"core"`` (default: angzarr core HEAD, an empty map, no Prepare, the
+            provenance header), ``"sequence-map"`` (the seed protocol) or
+            ``"deferred-rewrite"`` (commands get the PM's provenance header); see
+            docs/profiles.md.
         prepare: the legacy two-phase flow: call ``Prepare`` and fill the map from the
             destinations it declares.
         delivery_limit: the queue's ``x-delivery-limit``: a trigger whose handler keeps raising
@@ -98,7 +99,7 @@ class ProcessManagerHarness(SagaHarness):
         pm_domain: str | None = None,
         sources: Sequence[str] | None = None,
         output_domains: Sequence[str] | None = None,
-        profile: str = "sequence-map",
+        profile: str = DEFAULT_PROFILE,
         prepare: bool = False,
         delivery_limit: int = 20,
         record: bool = True,

@@ -42,15 +42,19 @@ __all__ = [
     "AggregateView",
     "DeferredRef",
     "Delivery",
+    "DEFAULT_PROFILE",
     "DeliveryWork",
     "RecordedCommand",
     "SagaHarness",
     "copy_edition",
 ]
 
-#: The framework profiles: the seed protocol, its deferred-rewrite variant, and angzarr core
-#: HEAD (docs/profiles.md has each behaviour row by row).
-PROFILES = ("sequence-map", "deferred-rewrite", "core")
+#: The framework profiles: angzarr core HEAD (the default), the seed protocol (angzarr-client
+#: 0.3's Destinations contract) and its deferred-rewrite variant (docs/profiles.md has each
+#: behaviour row by row).
+PROFILES = ("core", "sequence-map", "deferred-rewrite")
+#: the profile a harness, storm, fixture, step or CLI run gets when none is given
+DEFAULT_PROFILE = PROFILES[0]
 
 DEFAULT_MAX_RETRIES = 10
 #: storms keep the first output of this many triggers (each at most this many bytes) so that a
@@ -72,10 +76,11 @@ class SagaHarness(Coordinator):
         source_domain: the trigger domain (defaults to the target's ``@domain``).
         output_domains: domains the framework supplies sequences for (defaults to the
             target's ``@output_domain``).
-        profile: ``"sequence-map"`` (default: the seed protocol, the map filled for the output
-            domains), ``"deferred-rewrite"`` (the map filled, every command rewritten to a
-            deferred header) or ``"core"`` (angzarr core HEAD: an EMPTY map and every command
-            rewritten; see docs/profiles.md).
+        profile: ``"core"`` (default: angzarr core HEAD, an EMPTY map and every command
+            rewritten to a deferred header naming the trigger), ``"sequence-map"`` (the seed
+            protocol, angzarr-client 0.3's Destinations contract: the map filled for the
+            output domains) or ``"deferred-rewrite"`` (the map filled, every command rewritten);
+            see docs/profiles.md.
         max_retries: whole-list re-sends after a retryable failure (angzarr: 10).
         record: keep a :class:`Delivery` record of every delivery (``deliveries``); storms
             turn it off to run millions of deliveries in bounded memory (``deliver`` then
@@ -90,7 +95,7 @@ class SagaHarness(Coordinator):
         *,
         source_domain: str | None = None,
         output_domains: Sequence[str] | None = None,
-        profile: str = "sequence-map",
+        profile: str = DEFAULT_PROFILE,
         max_retries: int = DEFAULT_MAX_RETRIES,
         record: bool = True,
         allow_vacuous: bool = False,

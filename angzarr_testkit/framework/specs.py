@@ -23,11 +23,16 @@ class AggregateSpec:
         handler: business logic ``fn(ContextualCommand) -> events``; ``None`` accepts every
             command and records one event per command page (the command itself, repacked).
         commutative: whether the domain declares a command's change commutative (used for
-            MERGE_COMMUTATIVE commands whose sequence does not match).
+            MERGE_COMMUTATIVE commands whose sequence does not match): ``True`` is core's
+            field check finding the changes disjoint, so the command applies.
+        overlapping: for a command that is not commutative, whether the field check finds
+            the changes overlapping (a final rejection) rather than unavailable (the
+            aggregate has no Replay: a retryable mismatch). Set by ``merge="overlapping"``.
     """
 
     handler: BusinessLogic | None = None
     commutative: Commutative = field(default=lambda command: False)
+    overlapping: bool = False
 
 
 #: the spec of a domain nobody configured: echo business logic, nothing commutative
@@ -48,10 +53,11 @@ def merge_policy(merge: str | Commutative) -> Commutative:
 
     accepted = (
         "'strict' (the domain declares no change commutative), 'commutative' (it declares "
-        "every change commutative) or a callable fn(CommandBook) -> bool"
+        "every change commutative), 'overlapping' (every change overlaps the history) or a "
+        "callable fn(CommandBook) -> bool"
     )
     if isinstance(merge, str):
-        if merge == "strict":
+        if merge in ("strict", "overlapping"):
             return lambda command: False
         if merge == "commutative":
             return lambda command: True

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from ..framework.findings import KINDS
-from ..framework.saga import PROFILES
+from ..framework.saga import DEFAULT_PROFILE, PROFILES
 from .settings import SEED_BOUND, WORKER_KEY, Settings
 
 __all__ = ["add_options", "report_header", "settings_from"]
@@ -40,7 +40,7 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="P",
         default=None,
         help=f"default profile of fixture-made harnesses and storms: {' or '.join(PROFILES)} "
-        f"(default: {PROFILES[0]})",
+        f"(default: {DEFAULT_PROFILE})",
     )
     group.addoption(
         "--angzarr-fail-on",
@@ -111,7 +111,7 @@ def _parse_scale(raw: tuple[str, str] | None) -> float:
 
 def _parse_profile(raw: tuple[str, str] | None) -> str:
     if raw is None:
-        return PROFILES[0]
+        return DEFAULT_PROFILE
     value, source = raw
     if value not in PROFILES:
         raise pytest.UsageError(f"{source} must be one of {', '.join(PROFILES)}; got {value!r}")

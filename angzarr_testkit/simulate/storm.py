@@ -32,7 +32,7 @@ from ..errors import (
     safe_repr,
 )
 from ..framework.findings import check_kinds
-from ..framework.saga import PROFILES, SagaHarness
+from ..framework.saga import DEFAULT_PROFILE, PROFILES, SagaHarness
 from ..validate import (
     INT64_MAX,
     call_user,
@@ -119,7 +119,7 @@ class Storm:
         *,
         source_domain: str | None = None,
         output_domains: Sequence[str] | None = None,
-        profile: str = "sequence-map",
+        profile: str = DEFAULT_PROFILE,
         events: int = 1000,
         roots: int = 10,
         seed: int = 0,

@@ -42,6 +42,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def saga(**kw):
+    kw.setdefault("profile", "sequence-map")  # the explicit saga stamps from the map
     kw.setdefault("source_domain", "order")
     kw.setdefault("output_domains", ["inventory"])
     return SagaHarness(sagas.explicit_saga, **kw)

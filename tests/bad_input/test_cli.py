@@ -76,7 +76,7 @@ def paths(tmp_path, monkeypatch):
     good = tmp_path / "good.jsonl"
     assert main([*STORM, "--duplicate", "0.5", "--trace", str(good)]) == 1
     clean = tmp_path / "clean.jsonl"
-    assert main(["storm", "sagas:deferred_saga", *STORM[2:], "--trace", str(clean)]) == 0
+    assert main(["storm", "sagas:strict_deferred_saga", *STORM[2:], "--trace", str(clean)]) == 0
     data = good.read_bytes()
     (tmp_path / "empty.jsonl").write_bytes(b"")
     (tmp_path / "binary.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")

@@ -50,8 +50,16 @@ Feature: Order fulfilment reserves stock and charges the customer exactly once
     And fault "duplicate" occurred
     And fault "crash-before-ack" occurred
 
-  Scenario: The explicit-sequence variant double-charges on redelivery
+  Scenario: The explicit-sequence variant fails on every trigger under angzarr core
     Given the saga "order_fulfillment.sagas:ExplicitSequenceSaga" from domain "order" to domains "inventory, payment"
+    When OrderCreated is delivered from root "order-1"
+      | field       | value |
+      | customer_id | ada   |
+    Then there is a finding of kind "missing-destination-sequence"
+
+  Scenario: The explicit-sequence variant double-charges on redelivery under the map protocol
+    Given the saga "order_fulfillment.sagas:ExplicitSequenceSaga" from domain "order" to domains "inventory, payment"
+    And the framework profile "sequence-map"
     When OrderCreated is delivered from root "order-1"
       | field       | value |
       | customer_id | ada   |

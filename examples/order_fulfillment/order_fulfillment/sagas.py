@@ -2,12 +2,16 @@
 
 ``OrderFulfillmentSaga`` stamps every command with an ``angzarr_deferred`` header naming the
 trigger (source cover and sequence; what the newer SDK's ``Destinations.deferred_header``
-builds), so a redelivered
-``OrderCreated`` is deduplicated by each destination on (source.root, source_seq,
-target.root).
+builds), so a redelivered ``OrderCreated`` is deduplicated by each destination on
+(source.root, source_seq, target.root). Its pages say ``MERGE_STRICT``: angzarr core checks a
+deferred command against a destination with history as expecting sequence 0, and lets it
+through only under STRICT or AGGREGATE_HANDLES (the default, COMMUTATIVE, would need a Replay
+proving the changed fields disjoint; the inventory has history, its stock).
 
-``ExplicitSequenceSaga`` stamps explicit sequences from ``destination_sequences`` instead: it
-works on the first delivery and applies the reservation again on every AMQP redelivery.
+``ExplicitSequenceSaga`` stamps explicit sequences from ``destination_sequences`` instead.
+Under angzarr core HEAD the map is empty, so it fails on every trigger; under angzarr-client
+0.3's map protocol it works on the first delivery and applies the reservation again on every
+AMQP redelivery.
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ class OrderFulfillmentSaga(Saga):
         for command in response.commands:
             for page in command.pages:
                 page.header.CopyFrom(header)
+                page.merge_strategy = types_pb2.MERGE_STRICT
         return response
 
 

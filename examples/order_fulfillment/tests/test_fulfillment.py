@@ -44,9 +44,23 @@ def test_inventory_refuses_to_oversell(saga_harness):
     assert [f.kind for f in h.findings] == ["rejected-command"]  # a note, not an error
 
 
+@pytest.mark.angzarr_allow("missing-destination-sequence")
+def test_explicit_sequence_variant_fails_on_every_trigger_under_core(saga_harness):
+    # angzarr core HEAD sends an empty destination_sequences: stamp_command raises
+    h = saga_harness(ExplicitSequenceSaga, output_domains=["inventory", "payment"])
+    stocked(h)
+    for i in range(3):
+        h.deliver(ORDER, root=uuid_for(f"order-{i}"))
+    assert [f.kind for f in h.findings] == ["missing-destination-sequence"] * 3
+    assert h.aggregate("inventory", sku_root("sku-red")).applied == 0
+
+
 @pytest.mark.angzarr_allow("double-apply")
 def test_explicit_sequence_variant_double_applies(saga_harness):
-    h = saga_harness(ExplicitSequenceSaga, output_domains=["inventory", "payment"])
+    # angzarr-client 0.3's map protocol fills the map: the bug is then the redelivery
+    h = saga_harness(
+        ExplicitSequenceSaga, output_domains=["inventory", "payment"], profile="sequence-map"
+    )
     stocked(h)
     d = h.deliver(ORDER, root=uuid_for("order-1"))
     h.redeliver(d)
@@ -94,5 +108,6 @@ def test_storm_catches_the_explicit_variant(storm):
         setup=stocked,
         events=500,
         faults=FaultPlan(duplicate=0.1),
+        profile="sequence-map",
     ).run()
     assert set(report.kinds()) == {"double-apply"}
