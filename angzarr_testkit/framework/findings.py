@@ -88,7 +88,8 @@ _ROWS = [
     (
         "sequence-mismatch",
         ERROR,
-        "an explicit sequence did not match the destination and never got through",
+        "a command's sequence (explicit, or a deferred command's 0 under core) did not match "
+        "the destination and never got through",
     ),
     (
         "nondeterministic-output",
