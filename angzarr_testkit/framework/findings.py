@@ -88,8 +88,8 @@ _ROWS = [
     (
         "sequence-mismatch",
         ERROR,
-        "a command's sequence (explicit, or a deferred command's 0 under core) did not match "
-        "the destination and never got through",
+        "a sequence (explicit, or 0 for a deferred command under core) did not match the "
+        "destination and never got through",
     ),
     (
         "nondeterministic-output",
