@@ -11,6 +11,9 @@ T, E = wire.types_pb2, wire.examples_pb2
 
 _COMMAND = T.CommandBook(cover=T.Cover(domain="inventory", root=T.UUID(value=uuid_for("sku-1"))))
 _COMMAND.pages.add().command.Pack(E.ReserveInventory(order_id="o", sku="sku-1", quantity=1))
+# STRICT: under the default profile (core) a deferred command against history is let through
+# only under STRICT or AGGREGATE_HANDLES (docs/profiles.md)
+_COMMAND.pages[0].merge_strategy = T.MERGE_STRICT
 _EVENT = E.OrderCreated(order_id="o-1", sku="sku-1", quantity=1)
 
 
