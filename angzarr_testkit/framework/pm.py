@@ -360,9 +360,11 @@ class ProcessManagerHarness(SagaHarness):
         source, source_seq = work.pm_source
         for page in command.pages:
             deferred = page.header.angzarr_deferred
-            if page.header.WhichOneof("sequence_type") == "angzarr_deferred" and (
-                deferred.HasField("source")
-            ):
+            if page.header.WhichOneof("sequence_type") == "angzarr_deferred":
+                # the handler's own deferred header: core fills in only a missing source and
+                # keeps the handler's source_seq (execute_pm_commands)
+                if not deferred.HasField("source"):
+                    deferred.source.CopyFrom(source)
                 continue
             deferred.source.CopyFrom(source)
             deferred.source_seq = source_seq
