@@ -527,3 +527,62 @@ def test_orchestrate_pm_redelivery_of_a_correct_pm_is_clean():
     assert all(r.commands == [] and r.error is None for r in h.redeliver(d, times=3))
     assert h.state(CORR).next_sequence == 1
     h.assert_clean()
+
+
+@settings(max_examples=80, deadline=None)
+@given(books=st.lists(st.lists(st.integers(0, 6), min_size=1, max_size=3), max_size=6))
+def test_resolve_sequence_property_explicit_sequences(books):
+    """core ``storage/helpers/mod.rs`` ``resolve_sequence`` with postgres ``event_store.rs``
+    ``add`` @f97af362, as a property over books of explicit sequences on one covered stream:
+    a book is stored iff every page is at or above the stream's next sequence and no
+    sequence repeats in it; the next sequence is then its highest + 1 (gaps accepted); a
+    refused book stores nothing and sends nothing."""
+    plan = {f"o-{i}": seqs for i, seqs in enumerate(books)}
+    cover = T.Cover(domain="fulfillment", root=T.UUID(value=uuid.UUID(CORR).bytes))
+
+    def pm(request):
+        message = E.OrderCreated()
+        request.trigger.pages[-1].event.Unpack(message)
+        events = [event(E.FulfillmentStarted(order_id="o"), s) for s in plan[message.order_id]]
+        target = uuid_for(message.order_id)  # one root per call: no dedupe collision
+        return response(events, [command("inventory", target, E.ReserveInventory())], cover)
+
+    h = harness(pm, delivery_limit=1)
+    head = 0
+    for i, seqs in enumerate(books):
+        d = h.deliver(created(f"o-{i}"), domain="order", root=ORDER, correlation_id=CORR)
+        ok = min(seqs) >= head and len(set(seqs)) == len(seqs)
+        assert (d.error is None) == ok, (seqs, head, d.error)
+        if ok:
+            head = max(seqs) + 1
+            assert d.outcomes[0].status == "applied"
+            assert d.sent[0].deferred.source_seq == max(seqs)
+        else:
+            assert d.sent == [] and str(d.error).startswith(
+                ("Sequence conflict: expected ", "Database error: duplicate key value")
+            )
+        assert h.state(CORR).next_sequence == head
+
+
+@pytest.mark.parametrize(("covered", "stream_edition"), [(False, ""), (True, "v2")])
+def test_persist_pm_events_edition_comes_from_the_book_cover(covered, stream_edition):
+    """core ``process_manager/grpc/mod.rs`` ``GrpcPMContext::persist_pm_events`` (the
+    book's ``edition()``, else the main timeline) and ``local/mod.rs``
+    ``propagate_trigger_edition`` (a book's cover gets the trigger's edition) @f97af362: a
+    coverless book of a trigger in edition ``v2`` is written to the main timeline."""
+    pm = stamped(pms.fulfillment_pm) if covered else pms.fulfillment_pm
+    h = harness(pm)
+    book = T.EventBook(
+        cover=T.Cover(
+            domain="order",
+            root=T.UUID(value=ORDER),
+            correlation_id=CORR,
+            edition=T.Edition(name="v2"),
+        )
+    )
+    page = book.pages.add()
+    page.header.sequence = 0
+    page.event.Pack(created(), type_url_prefix=PREFIX)
+    h.deliver(book)
+    state = h.state(CORR)
+    assert state.edition == stream_edition and len(state.events) == 1
