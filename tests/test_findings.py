@@ -27,11 +27,13 @@ DESIGN_KINDS = {
 }
 # Added by issue 11 (a verdict you can trust).
 VERDICT_KINDS = {"invalid-command", "malformed-response", "budget-exhausted", "vacuous-run"}
+# Added by issue 13 (the core profile: a PM trigger core requeues forever).
+CORE_KINDS = {"requeue-loop"}
 
 
 def test_kinds_are_the_design_vocabulary():
-    assert set(KINDS) == DESIGN_KINDS | VERDICT_KINDS
-    assert error_kinds() == (DESIGN_KINDS | VERDICT_KINDS) - {"rejected-command"}
+    assert set(KINDS) == DESIGN_KINDS | VERDICT_KINDS | CORE_KINDS
+    assert error_kinds() == (DESIGN_KINDS | VERDICT_KINDS | CORE_KINDS) - {"rejected-command"}
     assert KINDS["rejected-command"].severity == "warning"
 
 

@@ -104,6 +104,12 @@ _ROWS = [
     ),
     ("double-apply", ERROR, "business logic applied the same logical command twice"),
     ("dead-lettered", ERROR, "a command or trigger was dead-lettered"),
+    (
+        "requeue-loop",
+        ERROR,
+        "a process-manager trigger failed on every delivery; angzarr core has no delivery "
+        "limit, so it would be requeued forever (the kit stopped at its own cap)",
+    ),
     ("lost-command", ERROR, "a command was emitted but never applied nor rejected"),
     (
         "budget-exhausted",

@@ -9,6 +9,12 @@ provenance (``angzarr_deferred{source = PM domain / root from the correlation id
 highest PM event sequence}``) and sends each command once. A handler that raises is nacked and
 requeued until the delivery limit, then dead-lettered.
 
+Under ``profile="core"`` the process events are persisted as angzarr core HEAD does it
+(:mod:`.pm_store`): each page at its own sequence (0 without a header), to the book's cover
+root or the nil root; the state is fetched by correlation id. A refused persist sends no
+command and requeues the trigger; core has no delivery limit, so the kit's
+``delivery_limit`` is a kit-side cap there and the loop is a ``requeue-loop`` finding.
+
 The oracle adds PM checks to the saga ones (:mod:`.pm_checks`): a trigger whose process events
 are persisted twice (PM state double-apply), and commands that repeat one already applied for
 an earlier trigger of the same workflow (history re-triggering).
@@ -27,6 +33,7 @@ from ..validate import check_bool, check_int, check_names, check_str, checked
 from .aggregate import Stream, edition_name
 from .inputs import validate_domain
 from .pm_checks import PMCommandChecks, PMOracle
+from .pm_store import CorePMStore, PersistRejected, pm_source_seq
 from .records import AggregateView, Delivery, RecordedCommand
 from .saga import DEFAULT_PROFILE, SagaHarness
 from .targets import PMTarget, resolve_pm_target
@@ -81,7 +88,9 @@ class ProcessManagerHarness(SagaHarness):
         prepare: the legacy two-phase flow: call ``Prepare`` and fill the map from the
             destinations it declares.
         delivery_limit: the queue's ``x-delivery-limit``: a trigger whose handler keeps raising
-            is dead-lettered after ``delivery_limit + 1`` deliveries.
+            is dead-lettered after ``delivery_limit + 1`` deliveries. Under ``"core"`` a
+            kit-side cap (core declares no limit, so the trigger would requeue forever): the
+            kit stops after ``delivery_limit + 1`` deliveries with a ``requeue-loop``.
         record: keep :class:`PMDelivery` records (storms turn it off).
         allow_vacuous: as for :class:`SagaHarness` (a skipped trigger is a delivery).
     """
@@ -163,6 +172,8 @@ class ProcessManagerHarness(SagaHarness):
             )
         self.delivery_limit = delivery_limit
         self._pm_streams: dict[str, Stream] = {}
+        #: the PM domain's streams as core keeps them (``profile="core"``)
+        self._core_store = CorePMStore(self.pm_domain)
 
     def _resolve(self, target: Any) -> Any:
         return target  # already a PMTarget
@@ -181,7 +192,8 @@ class ProcessManagerHarness(SagaHarness):
         """Deliver a trigger from ``domain`` (default: the first source) to the PM.
 
         A PM handler that raises is requeued and delivered again until ``delivery_limit``,
-        then dead-lettered (``handler-error`` + ``dead-lettered``)."""
+        then dead-lettered (``handler-error`` + ``dead-lettered``); under ``profile="core"``
+        a refused persist requeues too, and the kit stops at the cap with ``requeue-loop``."""
         if domain is not None:
             validate_domain(domain, "domain")
         if domain is not None and self.sources and domain not in self.sources:
@@ -203,13 +215,18 @@ class ProcessManagerHarness(SagaHarness):
     def state(self, correlation_id: str) -> AggregateView:
         """The PM's stream for ``correlation_id`` (empty for a workflow never started)."""
         checked(InvalidArgumentError, check_str, correlation_id, "correlation_id")
-        stream = self._pm_streams.get(correlation_id) or Stream(
-            self.pm_domain, pm_root(correlation_id)
-        )
+        if self.profile == "core":  # what core fetches: the stream that holds the workflow
+            stream = self._core_store.fetch(correlation_id) or Stream(
+                self.pm_domain, pm_root(correlation_id)
+            )
+        else:
+            stream = self._pm_streams.get(correlation_id) or Stream(
+                self.pm_domain, pm_root(correlation_id)
+            )
         return AggregateView(
             self.pm_domain,
             stream.root,
-            "",
+            stream.edition,
             stream.pages,
             stream.next_sequence,
             stream.applied,
@@ -226,7 +243,10 @@ class ProcessManagerHarness(SagaHarness):
                 self.execute_delivery(work)
                 break
             if attempts > self.delivery_limit:  # x-delivery-limit counts returns
-                self.oracle.poisoned(work, attempts)
+                if self.profile == "core":  # core has no limit: the kit's cap ends the loop
+                    self.oracle.requeue_loop(work, attempts, self.delivery_limit)
+                else:
+                    self.oracle.poisoned(work, attempts)
                 break
         delivery = work.delivery
         if isinstance(delivery, PMDelivery):
@@ -254,8 +274,18 @@ class ProcessManagerHarness(SagaHarness):
             if delivery is not None:
                 delivery.skipped = True
             return work
-        state = self._pm_stream(correlation_id)
-        state_book = state.book(self._pm_cover(correlation_id))
+        core = self.profile == "core"
+        state: Stream | None
+        if core:  # fetched by correlation id; a new workflow has none
+            state = self._core_store.fetch(correlation_id)
+            state_book = (
+                None
+                if state is None
+                else state.book(self._core_store.state_cover(state, correlation_id))
+            )
+        else:
+            state = self._pm_stream(correlation_id)
+            state_book = state.book(self._pm_cover(correlation_id))
         try:
             if self.prepare:
                 covers = self.pm_target.prepare_covers(
@@ -286,9 +316,16 @@ class ProcessManagerHarness(SagaHarness):
             delivery.commands = [RecordedCommand(c) for c in returned.commands]
         # A PM is stateful: only deliveries that saw the same state must emit the same.
         if compare:  # False: the caller knows the trigger is never delivered again
+            head = state.next_sequence if state is not None else -1
             self.oracle.check_determinism(
-                work, response, response_bytes, key=hash((work.trigger_id, state.next_sequence))
+                work, response, response_bytes, key=hash((work.trigger_id, head))
             )
+        if core:
+            if not self._persist_core(work, state, response, correlation_id):
+                return work  # nacked and requeued: no command is sent
+            self.take_output(work, response.commands, response.facts)
+            return work
+        assert state is not None
         events = self._persist_process_events(work, state, response)
         if delivery is not None:
             delivery.process_events = events
@@ -350,6 +387,30 @@ class ProcessManagerHarness(SagaHarness):
         self.oracle.state_persisted(work, state)
         return pages
 
+    def _persist_core(
+        self, work: DeliveryWork, state: Stream | None, response: Any, correlation_id: str
+    ) -> bool:
+        """Persist the process events as core does (:mod:`.pm_store`), before any command;
+        ``False``: the store refused them, so nothing is sent and the trigger is requeued."""
+        book = response.process_events
+        if book.HasField("cover"):  # core gives a book's cover the trigger's edition
+            copy_edition(book.cover, work.trigger.cover)
+        try:
+            stream, pages = self._core_store.persist(book, correlation_id)
+        except PersistRejected as exc:
+            work.error = exc
+            if work.delivery is not None:
+                work.delivery.error = exc
+            self.oracle.persist_rejected(work, exc, len(response.commands))
+            return False
+        if stream is not None:
+            stream.applied += 1
+            self.oracle.state_persisted(work, stream)
+        if work.delivery is not None:
+            work.delivery.process_events = pages
+        work.pm_source = (self._pm_cover(correlation_id), pm_source_seq(list(book.pages), state))
+        return True
+
     def _stamp(self, command: Any, trigger: Any, work: DeliveryWork | None = None) -> None:
         if command.HasField("cover"):  # core fills in only a cover that exists
             cover = command.cover
@@ -361,9 +422,11 @@ class ProcessManagerHarness(SagaHarness):
         source, source_seq = work.pm_source
         for page in command.pages:
             deferred = page.header.angzarr_deferred
-            if page.header.WhichOneof("sequence_type") == "angzarr_deferred" and (
-                deferred.HasField("source")
-            ):
+            if page.header.WhichOneof("sequence_type") == "angzarr_deferred":
+                # the handler's own deferred header: core fills in only a missing source and
+                # keeps the handler's source_seq (execute_pm_commands)
+                if not deferred.HasField("source"):
+                    deferred.source.CopyFrom(source)
                 continue
             deferred.source.CopyFrom(source)
             deferred.source_seq = source_seq

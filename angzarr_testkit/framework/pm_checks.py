@@ -3,8 +3,10 @@
 :class:`PMOracle` raises a trigger whose process events are persisted twice (PM state
 double-apply), commands that repeat one already applied for an earlier trigger of the same
 workflow (history re-triggering), process events out of sequence, poison triggers, and
-handler failures as a PM sees them (nacked and requeued). :class:`PMCommandChecks` accepts
-the PM's own provenance (``angzarr_deferred{source = the PM stream}``).
+handler failures as a PM sees them (nacked and requeued); under ``profile="core"``, process
+events the event store refuses (:mod:`.pm_store`) and the requeue loop core never ends.
+:class:`PMCommandChecks` accepts the PM's own provenance (``angzarr_deferred{source = the PM
+cover}``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import traceback as tb
 from typing import Any
 
 from ..errors import codes, describe_exception
-from .aggregate import Stream, stream_label
+from .aggregate import Outcome, Stream, render_key, stream_label
 from .checks import CommandChecks
 from .findings import Finding
 from .oracle import Oracle
+from .pm_store import NIL_ROOT, PersistRejected
 from .records import RecordedCommand
 from .targets import HandlerAborted, HandlerExited, HandlerResultError, MalformedResponseError
 from .work import DeliveryWork, trigger_label
@@ -28,14 +31,15 @@ class PMCommandChecks(CommandChecks):
     """The command checks of a process-manager harness."""
 
     def provenance_ok(self, work: DeliveryWork, deferred: Any) -> bool:
-        """The PM's own provenance (its stream and last process event), else the trigger's."""
-        source, source_seq = work.pm_source
+        """The PM's own provenance (its cover, any ``source_seq``), else the trigger's.
+
+        Any ``source_seq`` under the PM's cover is the PM's: the coordinator stamps its highest
+        process-event sequence, and a handler that sets ``angzarr_deferred{source_seq}``
+        without a source keeps its own number (core fills in only the source), which is how
+        a PM gives two commands to one root their own dedupe keys."""
+        source = work.pm_source[0]
         src = deferred.source
-        if (
-            src.domain == source.domain
-            and src.root.value == source.root.value
-            and deferred.source_seq == source_seq
-        ):
+        if src.domain == source.domain and src.root.value == source.root.value:
             return True
         return super().provenance_ok(work, deferred)
 
@@ -65,6 +69,118 @@ class PMOracle(Oracle):
                 trigger=trigger_label(work.trigger),
                 delivery=work.number,
                 details={"deliveries": str(attempts)},
+            ),
+        )
+
+    def requeue_loop(self, work: DeliveryWork, attempts: int, limit: int) -> None:
+        """Under ``core``: a trigger that failed on every delivery the kit made. Core sets no
+        delivery limit, so it would be requeued forever; the kit stopped at its own cap."""
+        self.add(
+            work,
+            Finding(
+                "requeue-loop",
+                f"the trigger failed on all {attempts} deliveries the kit made and would be "
+                "requeued forever: angzarr core nacks a failed process-manager trigger with "
+                "requeue and sets no delivery limit, so it is never dead-lettered, nothing it "
+                "would have done happens, and it keeps coming back (the kit stopped at its "
+                f"own cap, delivery_limit={limit})",
+                trigger=trigger_label(work.trigger),
+                delivery=work.number,
+                details={"deliveries": str(attempts), "kit_delivery_limit": str(limit)},
+            ),
+        )
+
+    def persist_rejected(self, work: DeliveryWork, exc: PersistRejected, commands: int) -> None:
+        """Under ``core``: the event store refused the PM's process events, so none of its
+        ``commands`` was sent and the trigger is nacked and requeued."""
+        if exc.cause == "duplicate-sequence":
+            advice = (
+                f"Two of its pages have sequence {exc.actual} (a page without a sequence "
+                "header is sequence 0): give each page its own sequence header, continuing "
+                "from process_state's next sequence"
+            )
+        elif exc.headerless:
+            advice = (
+                "The refused page has no sequence header, so the store reads it as sequence 0 "
+                "(angzarr-client 0.3.1's ProcessManager returns its process events so): stamp "
+                "header.sequence on each page, continuing from process_state's next sequence"
+            )
+        else:
+            advice = (
+                f"Its sequence {exc.actual} is below the stream's next sequence "
+                f"{exc.expected}: continue from process_state's next sequence"
+            )
+        if exc.root == NIL_ROOT:
+            shared = (
+                f" (it already holds events of {len(exc.others)} other workflow(s))"
+                if exc.others
+                else ""
+            )
+            advice += (
+                f". The book has no cover with a root, so core wrote it to the nil-root "
+                f"stream {exc.stream} that every workflow of the PM domain shares{shared}: "
+                "give process_events a cover whose root is the workflow's (the correlation "
+                "id's UUID)"
+            )
+        self.add(
+            work,
+            Finding(
+                "handler-error",
+                f"the event store refused process manager {self.target.name}'s process "
+                f"events ({exc.reason}): angzarr core persists them before it sends any "
+                f"command, so none of its {commands} command(s) was sent and the trigger is "
+                f"nacked and requeued; it fails the same way on every redelivery. {advice}",
+                trigger=trigger_label(work.trigger),
+                target=exc.stream,
+                delivery=work.number,
+                sequences={"expected": exc.expected, "actual": exc.actual},
+                details={
+                    "error": exc.reason,
+                    "cause": exc.cause,
+                    "commands_not_sent": str(commands),
+                },
+            ),
+        )
+
+    def collision(self, work: DeliveryWork, index: int, outcome: Outcome) -> None:
+        """A dedupe collision, with the fix a process manager can apply: its commands carry
+        the PM's cover and the highest sequence of the process events it returned."""
+        second = RecordedCommand(work.sent[index])
+        if outcome.collided_delivery == work.number:
+            first = RecordedCommand(work.sent[outcome.collided_with or 0])
+            what = (
+                f"commands #{outcome.collided_with} ({first.type_name}) and #{index} "
+                f"({second.type_name}) of one PM call went to the same target root with the "
+                "same deferred source and source_seq"
+            )
+            fix = (
+                "Send one command per target root per PM call, merge them into one "
+                "multi-page command, or give each its own source_seq: set "
+                "angzarr_deferred{source_seq} without a source on its pages (angzarr fills "
+                "in the PM's cover and keeps the number)"
+            )
+        else:
+            what = (
+                f"command #{index} ({second.type_name}) carried the same deferred source and "
+                f"source_seq as command #{outcome.collided_with} of delivery "
+                f"#{outcome.collided_delivery}, which served another trigger"
+            )
+            fix = (
+                "A PM's commands carry the highest sequence of the process events its call "
+                "returned (0 for a page without a sequence header), else of its state: emit a "
+                "process event with an explicit sequence header (process_state's next "
+                "sequence) so each command has its own source_seq"
+            )
+        self.add(
+            work,
+            Finding(
+                "dedupe-collision",
+                f"{what}: angzarr returned the earlier command's events for this one, whose "
+                f"business logic never ran. {fix}",
+                trigger=trigger_label(work.trigger),
+                target=stream_label(second.domain, second.root),
+                delivery=work.number,
+                dedupe_key=render_key(outcome.dedupe_key) if outcome.dedupe_key else None,
             ),
         )
 
@@ -175,7 +291,12 @@ class PMOracle(Oracle):
             Finding(
                 "handler-error",
                 f"process manager {self.target.name} failed on the trigger ({what}); angzarr "
-                "nacks and requeues it (a poison message loops until the delivery limit)",
+                "nacks and requeues it ("
+                + (
+                    "core sets no delivery limit: a poison message loops forever)"
+                    if self.profile == "core"
+                    else "a poison message loops until the delivery limit)"
+                ),
                 trigger=trigger_label(work.trigger),
                 delivery=work.number,
                 details={"error": error},
