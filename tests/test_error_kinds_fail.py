@@ -79,6 +79,8 @@ RECIPES: dict[str, Recipe] = {
     "dedupe-collision": Recipe("colliding_saga"),
     "double-apply": Recipe("explicit_saga", {"duplicate": 1.0}, options=SEED),
     "dead-lettered": Recipe("stale_manual_saga"),
+    # core's queues have no x-delivery-limit: a message at the storm's limit is the kit's cap
+    "requeue-loop": Recipe("strict_deferred_saga", {"nack_requeue": 1.0, "delivery_limit": 2}),
     "lost-command": Recipe("stale_saga", options=SEED),
     "invalid-command": Recipe("bad_cover_saga"),
     "malformed-response": Recipe("echo_saga"),
@@ -89,10 +91,8 @@ RECIPES: dict[str, Recipe] = {
     ),
 }
 
-#: Error kinds with no storm recipe. requeue-loop: the harness's own redelivery loop raises it
-#: (ProcessManagerHarness under profile="core", tests/test_core_pm.py); a storm's engine
-#: dead-letters a trigger at the FaultPlan's delivery limit instead.
-PENDING: frozenset[str] = frozenset({"requeue-loop"})
+#: Error kinds with no recipe (none today: every error kind can be produced by a storm).
+PENDING: frozenset[str] = frozenset()
 
 CASES = [pytest.param(kind, RECIPES[kind], id=kind) for kind in KINDS if kind in RECIPES]
 

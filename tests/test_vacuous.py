@@ -112,7 +112,7 @@ def test_every_trigger_skipped():
 
 def test_handler_never_called():
     report = storm(events=5, faults=FaultPlan(nack_requeue=1.0, delivery_limit=2)).run()
-    assert report.counts["handler_calls"] == 0 and report.counts["dead_lettered"] == 5
+    assert report.counts["handler_calls"] == 0 and report.fault_coverage["delivery-limit"] == 5
     assert vacuous(report).details["reason"] == "handler-never-called"
 
 

@@ -107,8 +107,9 @@ _ROWS = [
     (
         "requeue-loop",
         ERROR,
-        "a process-manager trigger failed on every delivery; angzarr core has no delivery "
-        "limit, so it would be requeued forever (the kit stopped at its own cap)",
+        "a trigger came back on every delivery (a failing process manager, crashes, nacks); "
+        "angzarr core has no delivery limit, so it would be requeued forever (the kit stopped "
+        "at its own cap)",
     ),
     ("lost-command", ERROR, "a command was emitted but never applied nor rejected"),
     (

@@ -39,7 +39,7 @@ from .sources import describe_source
 from .storm_report import COUNT_NAMES, StormReport
 from .trace import Schedule, Trace, TraceWriter
 from .triggers import TriggerMaker, parse_trace_book, root_cover
-from .vacuity import budget_finding
+from .vacuity import budget_finding, delivery_limit_finding
 from .verdict import ShardPart, ShardResult, conclude, shard_share, tag_shard
 
 __all__ = ["STEP_MS", "DeliveryEngine", "StormPlan"]
@@ -278,17 +278,17 @@ class DeliveryEngine:
 
     def _dead_letter(self, message: Message) -> None:
         self.unsettled.discard(message)
-        self.counts["dead_lettered"] += 1
         self.coverage["delivery-limit"] += 1
-        label = self.h.trigger_label(message.trigger)
+        core = self.h.profile == "core"  # no x-delivery-limit: the kit's cap, not a DLQ
+        if not core:
+            self.counts["dead_lettered"] += 1
         self.extra_findings.append(
-            Finding(
-                "dead-lettered",
-                f"trigger message {message.id} was dead-lettered after {message.count} "
-                f"deliveries (x-delivery-limit {self.faults.delivery_limit}); whatever it had "
-                "not yet done is lost",
-                trigger=label,
-                details={"deliveries": str(message.count), "message": str(message.id)},
+            delivery_limit_finding(
+                message.id,
+                message.count,
+                self.faults.delivery_limit,
+                self.h.trigger_label(message.trigger),
+                core=core,
             )
         )
 

@@ -25,6 +25,7 @@ __all__ = [
     "VACUITY_REASONS",
     "budget_finding",
     "default_delivery_budget",
+    "delivery_limit_finding",
     "vacuity",
 ]
 
@@ -59,6 +60,33 @@ def default_delivery_budget(events: int, faults: FaultPlan) -> int:
     """
     copies = 2 if faults.duplicate > 0 else 1
     return events * copies * (min(faults.delivery_limit, LOOP_LIMIT) + 2) + BUDGET_SLACK
+
+
+def delivery_limit_finding(
+    message_id: int, deliveries: int, limit: int, trigger: str, *, core: bool
+) -> Finding:
+    """A message that came back more often than the storm's ``delivery_limit``: the
+    broker dead-letters it (``dead-lettered``), except under ``core``, whose queues declare no
+    x-delivery-limit: there it would come back forever and the limit is only the kit's cap on
+    the loop (``requeue-loop``; docs/profiles.md)."""
+    details = {"deliveries": str(deliveries), "message": str(message_id)}
+    if core:
+        return Finding(
+            "requeue-loop",
+            f"trigger message {message_id} came back on all {deliveries} deliveries (consumer "
+            "crashes, nacks or handler errors) and would be requeued forever: angzarr core "
+            "declares its queues with no x-delivery-limit, so it is never dead-lettered and "
+            f"keeps a consumer busy (the kit stopped at its own cap, delivery_limit={limit})",
+            trigger=trigger,
+            details={**details, "kit_delivery_limit": str(limit)},
+        )
+    return Finding(
+        "dead-lettered",
+        f"trigger message {message_id} was dead-lettered after {deliveries} deliveries "
+        f"(x-delivery-limit {limit}); whatever it had not yet done is lost",
+        trigger=trigger,
+        details=details,
+    )
 
 
 def budget_finding(

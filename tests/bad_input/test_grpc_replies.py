@@ -151,7 +151,9 @@ def check_outcome(h, valid: bool):
         assert "malformed-response" not in kinds, h.findings
     else:
         assert "malformed-response" in kinds, kinds
-        assert set(kinds) <= {"malformed-response", "dead-lettered"}, kinds
+        # a PM trigger that keeps failing: dead-lettered (seed profiles) or, under core
+        # (no delivery limit), the kit's bounded requeue-loop
+        assert set(kinds) <= {"malformed-response", "dead-lettered", "requeue-loop"}, kinds
         assert not h.clean
 
 

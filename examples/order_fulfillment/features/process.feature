@@ -1,7 +1,6 @@
 Feature: The fulfilment workflow ships each order once
   Background:
-    Given the framework profile "deferred-rewrite"
-    And the process manager "order_fulfillment.process:FulfillmentProcess" in domain "fulfillment" from domains "order, inventory" to domains "inventory, shipping"
+    Given the process manager "order_fulfillment.process:FulfillmentProcess" in domain "fulfillment" from domains "order, inventory" to domains "inventory, shipping"
 
   Scenario: Reserve, then ship
     When OrderCreated is delivered from domain "order" root "order-1" in workflow "checkout-1"

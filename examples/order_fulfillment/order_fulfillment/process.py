@@ -3,6 +3,12 @@
 OrderCreated (order) -> ReserveInventory (inventory); InventoryReserved (inventory) ->
 ShipOrder (shipping). Its state is its own events (FulfillmentStarted, ShipmentRequested),
 keyed by the workflow's correlation id: a redelivered trigger finds the step already done.
+
+``handle`` finishes what angzarr-client 0.3.1's ``ProcessManager`` leaves out and angzarr core
+HEAD needs: core stores process events with the sequences they carry (a page without a header
+is sequence 0, so a workflow's second event would conflict and requeue forever) on the stream
+of the book's cover root (none: one nil-root stream for every workflow), and checks a deferred
+command against a destination with history by merge strategy (MERGE_STRICT lets it through).
 """
 
 from __future__ import annotations
@@ -28,6 +34,20 @@ def shipment_root(order_id: str) -> bytes:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"shipment:{order_id}").bytes
 
 
+def workflow_root(correlation_id: str) -> bytes:
+    """The workflow's own stream root: its correlation id as a UUID (or a uuid5 of it)."""
+    try:
+        return uuid.UUID(correlation_id).bytes
+    except ValueError:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"workflow:{correlation_id}").bytes
+
+
+def _next_sequence(state: types_pb2.EventBook) -> int:
+    if state.next_sequence:
+        return state.next_sequence
+    return max((p.header.sequence + 1 for p in state.pages), default=0)
+
+
 def _command(domain: str, root: bytes, message) -> types_pb2.CommandBook:
     book = types_pb2.CommandBook(
         cover=types_pb2.Cover(domain=domain, root=types_pb2.UUID(value=root))
@@ -49,6 +69,27 @@ class FulfillmentProcess(ProcessManager[FulfillmentState]):
 
     def _create_empty_state(self) -> FulfillmentState:
         return FulfillmentState()
+
+    @classmethod
+    def handle(cls, trigger, process_state, destination_sequences=None):
+        response = super().handle(trigger, process_state, destination_sequences)
+        events = response.process_events
+        if events.pages:
+            head = _next_sequence(process_state)
+            for i, page in enumerate(events.pages):
+                page.header.sequence = head + i
+            correlation_id = trigger.cover.correlation_id
+            events.cover.CopyFrom(
+                types_pb2.Cover(
+                    domain=cls.name,
+                    root=types_pb2.UUID(value=workflow_root(correlation_id)),
+                    correlation_id=correlation_id,
+                )
+            )
+        for command in response.commands:
+            for page in command.pages:
+                page.merge_strategy = types_pb2.MERGE_STRICT
+        return response
 
     @applies(FulfillmentStarted)
     def apply_started(self, state: FulfillmentState, event: FulfillmentStarted) -> None:
