@@ -73,6 +73,7 @@ def run_storm(args: argparse.Namespace) -> int:
             source_domain=args.source_domain,
             output_domains=args.output_domains,
             profile=args.profile,
+            dedupe_store=args.dedupe_store,
             events=args.events,
             roots=args.roots,
             seed=args.seed,

@@ -111,7 +111,7 @@ def _output_options(parser: argparse.ArgumentParser, *, html: bool = True) -> No
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     from ..framework.findings import KINDS
-    from ..framework.saga import DEFAULT_PROFILE, PROFILES
+    from ..framework.saga import DEDUPE_STORES, DEFAULT_PROFILE, PROFILES
     from ..simulate.faults import FAULT_CLASSES
 
     parser = _Parser(
@@ -152,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the framework model: core (angzarr core HEAD), sequence-map (the seed protocol, "
         "angzarr-client 0.3's Destinations contract) or deferred-rewrite "
         f"(default: {DEFAULT_PROFILE}; see docs/profiles.md)",
+    )
+    storm.add_argument(
+        "--dedupe-store",
+        choices=DEDUPE_STORES,
+        default="postgres",
+        help="core's storage backend: postgres (core's default) or sqlite, which stores no "
+        "dedupe source for an empty source edition (default: postgres)",
     )
     storm.add_argument("--events", type=_count, default=1000, metavar="N")
     storm.add_argument("--roots", type=_positive, default=10, metavar="N")

@@ -316,7 +316,7 @@ class Coordinator:
         """What the oracle learns from one attempt of command ``index``: an application (a
         second one is a double-apply), or, on the command's first attempt, a colliding dedupe
         hit."""
-        if outcome.status == APPLIED:
+        if outcome.status == APPLIED and not outcome.noop:
             self.oracle.applied(work, index)
         elif outcome.collided_with is not None and first:
             self.oracle.collision(work, index, outcome)
@@ -330,7 +330,7 @@ class Coordinator:
         status = outcome.status
         if status != RETRIED_OUT:
             oracle.unresolved.pop(key, None)
-            if status != APPLIED:  # (applied: oracle.applied recorded it already)
+            if status != APPLIED or outcome.noop:  # (applied: oracle.applied recorded it)
                 oracle.applied_in.setdefault(key, -work.number)
         if status in _REPORTED_STATUSES and valid:
             oracle.report_outcome(work, index, outcome)

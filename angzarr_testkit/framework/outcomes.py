@@ -80,6 +80,8 @@ class Outcome:
         collided_with: on a colliding dedupe hit, the emission index of the command whose
             events were returned, else ``None``.
         collided_delivery: and the delivery that sent it (this one, or another trigger's).
+        noop: under ``core``, business logic ran and returned no new page: nothing was
+            persisted or tagged, so a redelivery runs it again (not a double-apply).
     """
 
     __slots__ = (
@@ -93,6 +95,7 @@ class Outcome:
         "collided_with",
         "expected",
         "message",
+        "noop",
         "status",
     )
 
@@ -109,8 +112,10 @@ class Outcome:
         collided_with: int | None = None,
         collided_delivery: int | None = None,
         events_args: tuple | None = None,
+        noop: bool = False,
     ) -> None:
         self.status = status
+        self.noop = noop
         self.code = code
         self.message = message
         self._events = events

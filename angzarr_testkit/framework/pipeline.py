@@ -1,4 +1,4 @@
-"""angzarr's per-command destination pipeline and the business-logic call.
+"""angzarr's per-command destination pipeline (the business-logic call is business.py).
 
 The pipeline follows DESIGN.md section 3 ("Destination aggregate pipeline") step by step:
 cover validation, deferred dedupe, deferred restamping, explicit sequence check by merge
@@ -12,13 +12,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from google.protobuf import empty_pb2
-
 from .. import wire
-from .calls import describe_value, message_full_name
+from .business import BusinessRejected, EchoPages, echo_pages, normalize_events, run_business_logic
 from .commands import check_command, check_fact
 from .covers import edition_name
-from .encode import echo_page_bytes, length_delimited
 from .outcomes import (
     ALREADY_PROCESSED,
     APPLIED,
@@ -33,8 +30,8 @@ from .outcomes import (
     Outcome,
     Pending,
 )
-from .specs import DEFAULT_SPEC, AggregateSpec, BusinessLogic
-from .store import DedupeEntry, EventStore, Stream, pack_any, pack_entry, source_key
+from .specs import DEFAULT_SPEC, AggregateSpec
+from .store import DedupeEntry, EventStore, Stream, pack_entry, source_key
 
 __all__ = ["EchoPages", "Pipeline", "normalize_events"]
 
@@ -50,9 +47,14 @@ class Pipeline:
     deferred commands are never compared with the history, and an explicit mismatch is
     decided by merge strategy (MERGE_MANUAL dead-letters)."""
 
-    def __init__(self, store: EventStore, *, core: bool = False) -> None:
+    def __init__(
+        self, store: EventStore, *, core: bool = False, dedupe_store: str = "postgres"
+    ) -> None:
         self.store = store
         self.core = core
+        #: core's storage backend: ``"sqlite"`` stores no dedupe source for a deferred
+        #: command whose source edition is the empty string, so it never dedupes
+        self.dedupe_store = dedupe_store
         self.specs: dict[str, AggregateSpec] = {}
         self.dead_letters: list[Any] = []
 
@@ -129,7 +131,11 @@ class Pipeline:
         kind = page0.header.WhichOneof("sequence_type") if page0.HasField("header") else None
 
         key = None
-        if kind == "angzarr_deferred" and page0.header.angzarr_deferred.source.domain:
+        if (
+            kind == "angzarr_deferred"
+            and page0.header.angzarr_deferred.source.domain
+            and self._keyed(page0.header.angzarr_deferred)
+        ):
             key = source_key(page0.header.angzarr_deferred)
             hit = stream.dedupe.get(key)
             if hit is not None:
@@ -199,11 +205,11 @@ class Pipeline:
         if handler is None:
             # The default business logic: one event per command page carrying its payload,
             # already serialized at the sequences it will have (bytes, no page objects).
-            pages: list[Any] | EchoPages = _echo_pages(command, actual)
+            pages: list[Any] | EchoPages = echo_pages(command, actual)
         else:
             try:
-                pages = _run_business_logic(handler, stream, command)
-            except _Rejected as rejected:
+                pages = run_business_logic(handler, stream, command)
+            except BusinessRejected as rejected:
                 return Outcome(
                     REJECTED, rejected.code, rejected.message, expected=expected, actual=actual
                 )
@@ -213,6 +219,18 @@ class Pipeline:
             if refused is not None:
                 return refused
         return (stream, command, key, actual, pages, delivery, index, trigger, expected, actual)
+
+    def _keyed(self, deferred: Any) -> bool:
+        """Whether core looks up and stores a dedupe source for this deferred header: not
+        for a source without a root (``deferred_to_source_info`` gives none), nor under the
+        SQLite backend for a source whose edition is the empty string (its ``add`` stores the
+        source columns only for a non-empty edition). The seed profiles always do."""
+        if not self.core:
+            return True
+        source = deferred.source
+        if not source.HasField("root"):
+            return False
+        return self.dedupe_store != "sqlite" or bool(source.edition.name)
 
     def _overlap_check(self, command: Any, expected: int, actual: int) -> Outcome | None:
         """A MERGE_COMMUTATIVE command whose sequence does not match: ``None`` when the
@@ -262,9 +280,12 @@ class Pipeline:
             for i, page in enumerate(new_pages):
                 if not (page.HasField("header") and page.header.WhichOneof("sequence_type")):
                     page.header.sequence = at + i
+            if self.core:
+                # persist_events keeps only the pages after the history it loaded
+                new_pages = [page for page in new_pages if page.header.sequence >= at]
             count = len(new_pages)
             first = new_pages[0].header.sequence if count else at
-        if first != head:
+        if first != head and (count or not self.core):  # core: no new page is a no-op
             return Outcome(
                 RETRYABLE,
                 "FAILED_PRECONDITION",
@@ -286,6 +307,9 @@ class Pipeline:
                     )
             stream.extend(new_pages)
             pages = new_pages
+        noop = not count and self.core
+        if noop:
+            key = None  # core writes nothing for a no-op (no new page), so it tags nothing
         if key is not None:
             stream.dedupe[key] = pack_entry(head, count, delivery, index, trigger)
         stream.applied += 1
@@ -295,6 +319,7 @@ class Pipeline:
             dedupe=(stream, key) if key is not None else None,
             expected=expected,
             actual=actual,
+            noop=noop,
         )
 
     def _deduped(
@@ -380,104 +405,3 @@ class Pipeline:
             APPLIED,
             events=T.EventBook(cover=fact.cover, pages=pages, next_sequence=stream.next_sequence),
         )
-
-
-class _Rejected(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-class _Revoked(Exception):
-    pass
-
-
-class _BadResult(Exception):
-    pass
-
-
-def _run_business_logic(handler: BusinessLogic, stream: Stream, command: Any) -> list[Any]:
-    """Call user business logic with a ``ContextualCommand`` (over bytes); its rejections
-    become :class:`_Rejected`."""
-    T, C = wire.types_pb2, wire.command_handler_pb2
-    contextual = T.ContextualCommand.FromString(
-        length_delimited(b"\x0a", stream.book_bytes())
-        + length_delimited(b"\x12", command.SerializeToString())
-    )
-    try:
-        return normalize_events(handler(contextual), C)
-    except _Revoked as revoked:
-        raise _Rejected("FAILED_PRECONDITION", f"Command revoked: {revoked}") from None
-    except _BadResult as bad:
-        raise _Rejected("INTERNAL", str(bad)) from None
-    except Exception as exc:  # business logic rejected the command
-        code = getattr(exc, "code", None)
-        raise _Rejected(
-            code if isinstance(code, str) else "FAILED_PRECONDITION", f"{type(exc).__name__}: {exc}"
-        ) from None
-
-
-class EchoPages:
-    """The pages of the default business logic, serialized (``raw``): one per command page
-    with a payload (its ``command`` Any as the event), or one ``Empty`` event if none has."""
-
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: list[bytes]) -> None:
-        self.raw = raw
-
-
-def _echo_pages(command: Any, head: int) -> EchoPages:
-    """Default business logic: accept, one event per command page carrying the command, at
-    the sequences from ``head`` on."""
-    raw: list[bytes] = []
-    for page in command.pages:
-        if page.HasField("command"):
-            raw.append(echo_page_bytes(head + len(raw), page.command.SerializeToString()))
-    if not raw:
-        raw.append(echo_page_bytes(head, pack_any(empty_pb2.Empty()).SerializeToString()))
-    return EchoPages(raw)
-
-
-def normalize_events(raw: Any, C: Any) -> list[Any]:
-    """Business logic's return value -> fresh ``EventPage`` list (sequences maybe unset).
-
-    ``C`` is the generated ``command_handler_pb2`` module of the wire mode in use. Also used
-    by the saga harness to normalise a given event list the same way."""
-    T = wire.types_pb2
-    name = message_full_name(raw)
-    if name == "angzarr.BusinessResponse":
-        response = C.BusinessResponse.FromString(raw.SerializeToString())
-        which = response.WhichOneof("result")
-        if which == "revocation":
-            raise _Revoked(response.revocation.reason or "no reason given")
-        if which == "events":
-            raw, name = response.events, "angzarr.EventBook"
-        else:
-            return []
-    if raw is None:
-        return []
-    if name == "angzarr.EventBook":
-        return [T.EventPage.FromString(p.SerializeToString()) for p in raw.pages]
-    if name == "angzarr.EventPage":
-        return [T.EventPage.FromString(raw.SerializeToString())]
-    items = list(raw) if isinstance(raw, (list, tuple)) else [raw]
-    pages = []
-    for item in items:
-        item_name = message_full_name(item)
-        if item_name == "angzarr.EventPage":
-            pages.append(T.EventPage.FromString(item.SerializeToString()))
-        elif item_name == "google.protobuf.Any":
-            page = T.EventPage()
-            page.event.CopyFrom(item)
-            pages.append(page)
-        elif item_name:
-            page = T.EventPage()
-            page.event.CopyFrom(pack_any(item))
-            pages.append(page)
-        else:
-            raise _BadResult(
-                f"business logic returned {describe_value(item)}; return events (messages, "
-                "EventPages, an EventBook), a BusinessResponse, or None"
-            )
-    return pages

@@ -93,6 +93,7 @@ class ProcessManagerHarness(SagaHarness):
             kit stops after ``delivery_limit + 1`` deliveries with a ``requeue-loop``.
         record: keep :class:`PMDelivery` records (storms turn it off).
         allow_vacuous: as for :class:`SagaHarness` (a skipped trigger is a delivery).
+        dedupe_store: as for :class:`SagaHarness`.
     """
 
     requeue_on_error = True  # a PM handler error is a nack with requeue (storms read this)
@@ -113,6 +114,7 @@ class ProcessManagerHarness(SagaHarness):
         delivery_limit: int = 20,
         record: bool = True,
         allow_vacuous: bool = False,
+        dedupe_store: str = "postgres",
     ) -> None:
         if sources is not None:
             sources = checked(
@@ -152,6 +154,7 @@ class ProcessManagerHarness(SagaHarness):
             max_retries=0,  # PM commands are sent once each
             record=record,
             allow_vacuous=allow_vacuous,
+            dedupe_store=dedupe_store,
         )
         self.pm_target: PMTarget = target
         domain = pm_domain or target.pm_domain

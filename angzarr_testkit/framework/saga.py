@@ -42,6 +42,7 @@ __all__ = [
     "AggregateView",
     "DeferredRef",
     "Delivery",
+    "DEDUPE_STORES",
     "DEFAULT_PROFILE",
     "DeliveryWork",
     "RecordedCommand",
@@ -55,6 +56,9 @@ __all__ = [
 PROFILES = ("core", "sequence-map", "deferred-rewrite")
 #: the profile a harness, storm, fixture, step or CLI run gets when none is given
 DEFAULT_PROFILE = PROFILES[0]
+#: core's storage backends, as far as dedupe goes (docs/profiles.md): Postgres (core's
+#: default) stores every deferred source; SQLite none whose source edition is the empty string
+DEDUPE_STORES = ("postgres", "sqlite")
 
 DEFAULT_MAX_RETRIES = 10
 #: storms keep the first output of this many triggers (each at most this many bytes) so that a
@@ -81,6 +85,9 @@ class SagaHarness(Coordinator):
             protocol, angzarr-client 0.3's Destinations contract: the map filled for the
             output domains) or ``"deferred-rewrite"`` (the map filled, every command rewritten);
             see docs/profiles.md.
+        dedupe_store: under ``"core"``, core's storage backend: ``"postgres"`` (default, core's
+            own) or ``"sqlite"``, which keeps no dedupe source for a deferred command whose
+            source edition is the empty string, so redeliveries of those never dedupe.
         max_retries: whole-list re-sends after a retryable failure (angzarr: 10).
         record: keep a :class:`Delivery` record of every delivery (``deliveries``); storms
             turn it off to run millions of deliveries in bounded memory (``deliver`` then
@@ -99,8 +106,10 @@ class SagaHarness(Coordinator):
         max_retries: int = DEFAULT_MAX_RETRIES,
         record: bool = True,
         allow_vacuous: bool = False,
+        dedupe_store: str = "postgres",
     ) -> None:
         checked(ConfigurationError, check_choice, profile, "profile", PROFILES)
+        checked(ConfigurationError, check_choice, dedupe_store, "dedupe_store", DEDUPE_STORES)
         if output_domains is not None:
             output_domains = checked(
                 ConfigurationError,
@@ -132,6 +141,7 @@ class SagaHarness(Coordinator):
             keep_outputs=_KEEP_OUTPUTS,
             keep_output_bytes=_KEEP_OUTPUT_BYTES,
         )
+        self.dedupe_store = self.pipeline.dedupe_store = dedupe_store
         self._source_heads: dict[tuple[str, str, bytes], int] = {}
 
     def _resolve(self, target: Any) -> Any:

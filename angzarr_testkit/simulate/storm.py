@@ -23,7 +23,6 @@ from typing import Any
 
 from .. import wire
 from ..errors import (
-    ClientError,
     ConfigurationError,
     TargetError,
     TraceError,
@@ -32,7 +31,7 @@ from ..errors import (
     safe_repr,
 )
 from ..framework.findings import check_kinds
-from ..framework.saga import DEFAULT_PROFILE, PROFILES, SagaHarness
+from ..framework.saga import DEDUPE_STORES, DEFAULT_PROFILE, PROFILES, SagaHarness
 from ..validate import (
     INT64_MAX,
     call_user,
@@ -51,7 +50,7 @@ from .shards import ShardJob, run_shards, shard_budgets
 from .sources import check_event_source, make_event_source
 from .storm_report import COUNT_NAMES, StormReport
 from .trace import TRACE_FORMAT, TRACE_VERSION, Schedule, Trace, config_digest
-from .trace_read import read_schedule
+from .trace_read import read_schedule, storm_options
 from .triggers import input_domains
 from .vacuity import default_delivery_budget
 
@@ -73,7 +72,8 @@ class Storm:
     Args:
         saga: any saga target (see :class:`SagaHarness`), or a process manager (see
             ``kind``).
-        source_domain, output_domains, profile, max_retries: as for :class:`SagaHarness`
+        source_domain, output_domains, profile, dedupe_store, max_retries: as for
+            :class:`SagaHarness`
             (``max_retries`` at most :data:`MAX_RETRIES_LIMIT`).
         events: how many trigger events to publish.
         roots: how many source aggregate roots the events are spread over.
@@ -120,6 +120,7 @@ class Storm:
         source_domain: str | None = None,
         output_domains: Sequence[str] | None = None,
         profile: str = DEFAULT_PROFILE,
+        dedupe_store: str = "postgres",
         events: int = 1000,
         roots: int = 10,
         seed: int = 0,
@@ -153,6 +154,7 @@ class Storm:
             )
         self.broker = broker
         self.profile = check_choice(profile, "profile", PROFILES)
+        self.dedupe_store = check_choice(dedupe_store, "dedupe_store", DEDUPE_STORES)
         if source_domain is not None:
             check_domain(source_domain, "source_domain")
         outputs = _domains(output_domains, "output_domains")
@@ -259,6 +261,7 @@ class Storm:
                 output_domains=outputs,
                 profile=profile,
                 max_retries=self.max_retries,
+                dedupe_store=dedupe_store,
             )
         else:
             self.harness_options = dict(
@@ -270,6 +273,7 @@ class Storm:
                 profile=profile,
                 prepare=prepare,
                 delivery_limit=self.faults.delivery_limit,
+                dedupe_store=dedupe_store,
             )
         #: which source domain an SDK process manager takes each event type from
         self.type_domains = input_domains(pm_class)
@@ -335,35 +339,7 @@ class Storm:
                 "the trace does not name an importable target (the storm was given an object, "
                 "not a 'module:attr' string): pass saga= to replay",
             )
-        try:
-            options: dict[str, Any] = dict(
-                source_domain=header["source_domain"],
-                output_domains=header["output_domains"],
-                profile=header["profile"],
-                events=header["events"],
-                roots=header["roots"],
-                seed=header["seed"],
-                faults=FaultPlan.from_dict(header["faults"]),
-                require=header.get("require", ()),
-                concurrency=header["concurrency"],
-                max_retries=header.get("max_retries", 10),
-                kind=header.get("kind", "saga"),
-                pm_domain=header.get("pm_domain"),
-                sources=header.get("sources"),
-                prepare=header.get("prepare", False),
-                delivery_budget=header.get("delivery_budget"),
-                allow_vacuous=header.get("allow_vacuous", False),
-                fail_on=header.get("fail_on", ()),
-                shards=header.get("shards", 1),
-            )
-        except ClientError as exc:
-            raise TraceError(f"the trace header is not valid: {exc.message}") from exc
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TraceError(
-                f"the trace header is not valid ({type(exc).__name__}: {exc}); it was not "
-                "written by this kit's storms",
-                details={"error": type(exc).__name__},
-            ) from exc
+        options = storm_options(header)
         accepted = inspect.signature(cls).parameters
         for name in _VERDICT_OPTIONS:
             if name in header:
@@ -466,6 +442,8 @@ class Storm:
             value = getattr(self, name, None)
             if value:
                 header[name] = sorted(value) if isinstance(value, (set, frozenset)) else value
+        if self.dedupe_store != "postgres":  # recorded only when not the default
+            header["dedupe_store"] = self.dedupe_store
         if self.shards > 1:  # recorded only when sharded: unsharded headers are unchanged
             header["shards"] = self.shards
             if self.budget_given is None:  # each shard's default, from the events

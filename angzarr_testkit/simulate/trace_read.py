@@ -15,10 +15,11 @@ import re
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import TraceError, safe_repr
+from ..errors import ClientError, TraceError, safe_repr
+from .faults import FaultPlan
 from .trace import DIGEST_MARK, TRACE_FORMAT, TRACE_VERSION, Schedule, Step, config_digest
 
-__all__ = ["read_schedule"]
+__all__ = ["read_schedule", "storm_options"]
 
 _DIGEST_TAIL = re.compile(rb'[0-9a-f]{64}"\}\n')
 _DELIVER_FAULTS = frozenset(
@@ -275,3 +276,43 @@ def _parse(file: Path, raw: bytes, n: int) -> Any:
         if not raw.endswith(b"\n"):
             raise _fail(file, "the trace is truncated (its last line is cut)", n) from None
         raise _fail(file, "is not a JSON line", n) from None
+
+
+def storm_options(header: dict[str, Any]) -> dict[str, Any]:
+    """The ``Storm`` keyword arguments a trace header records (the verdict options such as
+    ``fail_on`` are the caller's to add).
+
+    Raises:
+        TraceError: a field is missing or of the wrong type: the header was not written by
+            this kit's storms.
+    """
+    try:
+        return dict(
+            source_domain=header["source_domain"],
+            output_domains=header["output_domains"],
+            profile=header["profile"],
+            dedupe_store=header.get("dedupe_store", "postgres"),
+            events=header["events"],
+            roots=header["roots"],
+            seed=header["seed"],
+            faults=FaultPlan.from_dict(header["faults"]),
+            require=header.get("require", ()),
+            concurrency=header["concurrency"],
+            max_retries=header.get("max_retries", 10),
+            kind=header.get("kind", "saga"),
+            pm_domain=header.get("pm_domain"),
+            sources=header.get("sources"),
+            prepare=header.get("prepare", False),
+            delivery_budget=header.get("delivery_budget"),
+            allow_vacuous=header.get("allow_vacuous", False),
+            fail_on=header.get("fail_on", ()),
+            shards=header.get("shards", 1),
+        )
+    except ClientError as exc:
+        raise TraceError(f"the trace header is not valid: {exc.message}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TraceError(
+            f"the trace header is not valid ({type(exc).__name__}: {exc}); it was not "
+            "written by this kit's storms",
+            details={"error": type(exc).__name__},
+        ) from exc
