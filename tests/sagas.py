@@ -235,3 +235,27 @@ def echo_saga(request):
 def silent_saga(request):
     """Emits nothing for every trigger although it declares output domains (vacuous-run)."""
     return []
+
+
+def fact_saga_with_id(make_id):
+    """Records one restock fact per trigger, its external_id ``make_id(order event)``."""
+
+    def saga(request):
+        event = order_of(request)
+        fact = T.EventBook(
+            cover=T.Cover(domain="inventory", root=T.UUID(value=uuid_for(event.sku)))
+        )
+        page = fact.pages.add()
+        page.event.Pack(
+            E.InventoryRestocked(sku=event.sku, quantity=event.quantity), type_url_prefix=PREFIX
+        )
+        page.header.external_deferred.external_id = make_id(event)
+        return S.SagaResponse(events=[fact])
+
+    return saga
+
+
+#: the bug: one external_id per SKU, so every later restock of the SKU is "already processed"
+constant_fact_id_saga = fact_saga_with_id(lambda event: f"restock-{event.sku}")
+#: the fix: the id names the order (what makes the fact unique)
+unique_fact_id_saga = fact_saga_with_id(lambda event: f"restock-{event.order_id}")

@@ -77,6 +77,7 @@ RECIPES: dict[str, Recipe] = {
     "sequence-mismatch": Recipe("deferred_saga"),
     "nondeterministic-output": Recipe("random_id_saga", {"duplicate": 1.0}),
     "dedupe-collision": Recipe("colliding_saga"),
+    "fact-collision": Recipe("constant_fact_id_saga"),
     "double-apply": Recipe("explicit_saga", {"duplicate": 1.0}, options=SEED),
     "dead-lettered": Recipe("stale_manual_saga"),
     # core's queues have no x-delivery-limit: a message at the storm's limit is the kit's cap

@@ -28,7 +28,7 @@ DESIGN_KINDS = {
 # Added by issue 11 (a verdict you can trust).
 VERDICT_KINDS = {"invalid-command", "malformed-response", "budget-exhausted", "vacuous-run"}
 # Added by issue 13 (the core profile: a PM trigger core requeues forever).
-CORE_KINDS = {"requeue-loop"}
+CORE_KINDS = {"requeue-loop", "fact-collision"}
 
 
 def test_kinds_are_the_design_vocabulary():

@@ -665,3 +665,45 @@ def test_provenance_compares_domain_root_and_edition_of_the_source(edit, valid):
     h = harness(_rewritten_source(edit))
     h.deliver(order(), root=ORDER, correlation_id="c-1")
     assert ("invalid-provenance" not in kinds(h)) is valid, kinds(h)
+
+
+def test_a_fact_deduped_on_an_id_used_by_other_events_is_a_fact_collision():
+    """core ``execute_fact_pipeline``: the second restock of sku-1 reuses the first's
+    external_id, so core drops it as already processed; a redelivery of the first is fine."""
+    h = harness(sagas.constant_fact_id_saga, profile="core")
+    first = h.deliver(E.OrderCreated(order_id="o-1", sku="sku-1", quantity=3), root=ORDER)
+    (again,) = h.redeliver(first)
+    assert [o.status for o in again.fact_outcomes] == ["already-processed"]
+    assert h.findings == []  # the same events again: the dedupe working
+    second = h.deliver(E.OrderCreated(order_id="o-2", sku="sku-1", quantity=5), root=ORDER)
+    assert [o.status for o in second.fact_outcomes] == ["already-processed"]
+    (finding,) = h.findings
+    assert finding.kind == "fact-collision" and finding.details["first_delivery"] == "1"
+    assert "'restock-sku-1'" in finding.message and "Derive external_id" in finding.message
+    assert len(h.aggregate("inventory", SKU).events) == 1  # the second restock is lost
+    fixed = harness(sagas.unique_fact_id_saga, profile="core")
+    for i in (1, 2):
+        fixed.deliver(E.OrderCreated(order_id=f"o-{i}", sku="sku-1", quantity=i), root=ORDER)
+    assert fixed.findings == [] and len(fixed.aggregate("inventory", SKU).events) == 2
+
+
+@pytest.mark.parametrize(("profile", "deduped"), [("core", False), ("sequence-map", True)])
+def test_execute_fact_pipeline_stores_page_0s_external_id_only(profile, deduped):
+    """core ``execute_fact_pipeline`` stores one id per fact book, page 0's: a later fact
+    whose page-0 id is an earlier fact's page-1 id is new in core (the seed profiles recorded
+    every page's id)."""
+
+    def saga(request):
+        # the first trigger's fact carries ids "a" (page 0) and "b"; the second's only "b"
+        ids = ("a", "b") if sagas.order_of(request).order_id == "o-1" else ("b",)
+        fact = T.EventBook(cover=T.Cover(domain="inventory", root=T.UUID(value=SKU)))
+        for ext in ids:
+            page = fact.pages.add()
+            page.event.Pack(E.InventoryRestocked(sku="sku-1"), type_url_prefix=wire.TYPE_URL_PREFIX)
+            page.header.external_deferred.external_id = ext
+        return wire.saga_pb2.SagaResponse(events=[fact])
+
+    h = harness(saga, profile=profile)
+    h.deliver(order(), root=ORDER)
+    d = h.deliver(order("o-2"), root=ORDER)
+    assert d.fact_outcomes[0].status == ("already-processed" if deduped else "applied")

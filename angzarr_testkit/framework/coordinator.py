@@ -354,7 +354,7 @@ class Coordinator:
             return
         outcomes = []
         for n, fact in enumerate(facts):
-            outcome = self.pipeline.inject_fact(fact)
+            outcome = self.pipeline.inject_fact(fact, work.number)
             outcomes.append(outcome)
             problems = check_fact(fact) if outcome.code == "INVALID_ARGUMENT" else ()
             if problems:
@@ -365,5 +365,7 @@ class Coordinator:
                 break
             if outcome.status == REJECTED:
                 self.oracle.rejected_fact(work, fact, outcome)
+            elif outcome.collided_delivery is not None:
+                self.oracle.fact_collision(work, fact, outcome)
         if work.delivery is not None:
             work.delivery.fact_outcomes = outcomes

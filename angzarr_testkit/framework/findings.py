@@ -102,6 +102,12 @@ _ROWS = [
         "two commands of one trigger delivery shared a dedupe key; the second got the "
         "first's events and never ran",
     ),
+    (
+        "fact-collision",
+        ERROR,
+        "a fact was deduped on an external_id that a fact with other events stored; its "
+        "events were dropped",
+    ),
     ("double-apply", ERROR, "business logic applied the same logical command twice"),
     ("dead-lettered", ERROR, "a command or trigger was dead-lettered"),
     (

@@ -113,6 +113,28 @@ class Oracle:
             details={"reason": "no-deliveries", "deliveries": "0"},
         )
 
+    def fact_collision(self, work: DeliveryWork, fact: Any, outcome: Outcome) -> None:
+        """A fact deduped on an ``external_id`` that a fact with other events stored: core
+        answers ``already_processed`` and the new events are silently dropped."""
+        target = stream_label(fact.cover.domain, fact.cover.root.value, edition_name(fact.cover))
+        first = outcome.collided_delivery
+        self.add(
+            work,
+            Finding(
+                "fact-collision",
+                f"a fact to {target} was dropped as already processed: its {outcome.message} "
+                f"(delivery #{first}), so angzarr returns the stored events and never persists "
+                "these. Derive external_id from what makes the fact unique (the trigger's cover "
+                "and page sequence, or the business key and version), not from a value that "
+                "repeats, such as a player or order id alone",
+                trigger=trigger_label(work.trigger),
+                target=target,
+                delivery=work.number,
+                details={"first_delivery": str(first)},
+                defect=f"fact-collision {fact.cover.domain}",
+            ),
+        )
+
     def rejected_fact(self, work: DeliveryWork, fact: Any, outcome: Outcome) -> None:
         """A fact the destination refused."""
         self.add(

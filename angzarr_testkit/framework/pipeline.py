@@ -55,6 +55,9 @@ class Pipeline:
         #: core's storage backend: ``"sqlite"`` stores no dedupe source for a deferred
         #: command whose source edition is the empty string, so it never dedupes
         self.dedupe_store = dedupe_store
+        #: (stream, external_id) -> (the stored fact's event bytes, the delivery that sent it):
+        #: a later fact deduped on the id with other events is a fact-collision
+        self.fact_contents: dict[tuple[str, str, bytes, str], tuple[bytes, int]] = {}
         self.specs: dict[str, AggregateSpec] = {}
         self.dead_letters: list[Any] = []
 
@@ -365,8 +368,12 @@ class Pipeline:
         self.dead_letters.append(letter)
 
     # -- facts ------------------------------------------------------------------------
-    def inject_fact(self, fact: Any) -> Outcome:
-        """Inject a fact ``EventBook`` (``SagaResponse.events``): external-id dedupe."""
+    def inject_fact(self, fact: Any, delivery: int = 0) -> Outcome:
+        """Inject a fact ``EventBook`` (``SagaResponse.events``): external-id dedupe.
+
+        A fact deduped on an id that a fact with other events stored comes back
+        ``already-processed`` with ``message`` saying so and ``collided_delivery`` naming the
+        delivery that stored it (the oracle's ``fact-collision``)."""
         T = wire.types_pb2
         problems = check_fact(fact)
         if problems:
@@ -387,10 +394,18 @@ class Pipeline:
             if page0.WhichOneof("sequence_type") == "external_deferred"
             else ""
         )
+        where = (stream.domain, stream.edition, stream.root, first_id)
+        content = b"".join(page.event.SerializeToString() for page in fact.pages)
         if first_id and first_id in stream.external_ids:
+            stored = self.fact_contents.get(where)
+            differs = stored is not None and stored[0] != content
             return Outcome(
                 ALREADY_PROCESSED,
+                message=f"external_id {first_id!r} was stored by a fact with other events"
+                if differs
+                else "",
                 events=T.EventBook(cover=fact.cover, next_sequence=stream.next_sequence),
+                collided_delivery=stored[1] if differs and stored is not None else None,
             )
         head = stream.next_sequence
         pages = []
@@ -400,7 +415,13 @@ class Pipeline:
             copy.header.sequence = head + i
             pages.append(copy)
         stream.extend(pages)
-        stream.external_ids.update(ids)
+        if self.core:  # execute_fact_pipeline stores one id per book: page 0's
+            if first_id:
+                stream.external_ids.add(first_id)
+        else:
+            stream.external_ids.update(ids)
+        if first_id:
+            self.fact_contents[where] = (content, delivery)
         return Outcome(
             APPLIED,
             events=T.EventBook(cover=fact.cover, pages=pages, next_sequence=stream.next_sequence),
