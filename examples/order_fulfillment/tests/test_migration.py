@@ -1,9 +1,13 @@
 """Moving from angzarr-client 0.3's map protocol to angzarr core HEAD: what changes for each
 saga of the project (the kit's compare_profiles / compare_scenario; its docs/compare.md)."""
 
+import re
+import shlex
 import uuid
+from pathlib import Path
 
 from angzarr_testkit import FaultPlan, compare_profiles, compare_scenario, uuid_for
+from angzarr_testkit.cli import main
 from order_fulfillment.messages import OrderCreated
 from order_fulfillment.sagas import ExplicitSequenceSaga, OrderFulfillmentSaga, sku_root
 from order_fulfillment.testing import order_events, stocked
@@ -64,3 +68,17 @@ def test_one_redelivered_order_side_by_side():
     }
     assert [r.aggregates[red] for r in deferred.runs] == [1, 1]
     assert deferred.ok and not explicit.ok
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_the_readme_shows_the_command_real_output(tmp_path, capsys):
+    section = README.read_text().split("## Migrating from angzarr-client 0.3's map", 1)[1]
+    command, output = re.findall(r"```(?:sh)?\n(.*?)```", section, re.S)[:2]
+    argv = shlex.split(command.replace("\\\n", " "))[1:]
+    assert main([*argv, "--output-dir", str(tmp_path)]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    for line in output.splitlines():
+        if "..." not in line:  # abridged lines end in ...
+            assert line in printed, line
