@@ -231,6 +231,35 @@ def test_scenario_of_a_process_manager():
     assert all(r.counts["applied"] == 1 for r in c.runs)
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    profiles=st.lists(st.sampled_from(PROFILES), min_size=2, max_size=3, unique=True),
+    redeliveries=st.integers(0, 3),
+)
+def test_a_profile_run_does_not_depend_on_the_others(profiles, redeliveries):
+    def scenario(h):
+        h.given_destination("inventory", uuid_for("sku-1"), next_sequence=2)
+        h.redeliver(h.deliver(ORDER, root=uuid_for("order-1")), times=redeliveries)
+
+    options = dict(source_domain="order", output_domains=["inventory"])
+    c = compare_scenario(scenario, sagas.explicit_saga, profiles=profiles, **options)
+    assert c.profiles == profiles
+    for run in c.runs:  # the same as comparing this profile with any other
+        other = next(p for p in PROFILES if p != run.profile)
+        alone = compare_scenario(
+            scenario, sagas.explicit_saga, profiles=[run.profile, other], **options
+        ).run(run.profile)
+        assert alone == run
+    changed = {(ch.section, ch.row) for ch in c.changes()}
+    data = json.loads(json.dumps(c.to_dict()))
+    for ch in data["changes"]:
+        assert list(ch["values"]) == profiles and len(set(map(str, ch["values"].values()))) > 1
+    for run in c.runs:  # a row that is not a change has one value under every profile
+        for kind, n in run.finding_kinds.items():
+            if ("findings", kind) not in changed:
+                assert all(r.finding_kinds.get(kind) == n for r in c.runs)
+
+
 def test_a_scenario_that_delivers_nothing_is_vacuous_in_every_row():
     c = compare_scenario(lambda h: None, sagas.deferred_saga, source_domain="order")
     assert [r.verdict for r in c.runs] == ["VACUOUS (no-deliveries)"] * 2

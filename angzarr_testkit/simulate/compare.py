@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import ClientError
 from ..framework.findings import Finding
 from ..framework.saga import PROFILES, SagaHarness
 from ..validate import call_user, check_callable, check_choice, check_names, usage_error
@@ -268,7 +268,7 @@ def _harness_class(target: Any, kind: str | None, options: dict[str, Any]) -> ty
         if isinstance(target, str) and ":" in target and "://" not in target:
             try:
                 candidate = import_target(target)
-            except UsageError:  # the harness reports a bad target with its own error
+            except ClientError:  # the harness reports a bad target with its own error
                 candidate = None
         is_pm = is_sdk_pm_class(candidate) or is_sdk_pm_class(type(candidate))
         pm_given = options.get("pm_domain") or options.get("sources")
