@@ -8,6 +8,8 @@ Public API (everything else is private):
   :class:`Outcome`, :class:`AggregateView`), the fake coordinator;
 * :class:`Finding` and :data:`KINDS`, the oracle's vocabulary;
 * :class:`Storm`, :class:`FaultPlan` and :class:`StormReport`, redelivery storms;
+* :func:`compare_profiles` and :func:`compare_scenario` (a :class:`ProfileComparison`), the
+  same storm or scenario under several profiles side by side (docs/compare.md);
 * :func:`render_html` and :func:`write_html`, a storm's HTML report (:mod:`angzarr_testkit.report`);
 * :func:`uuid_for`, deterministic roots; the error hierarchy in :mod:`angzarr_testkit.errors`.
 """
@@ -42,11 +44,21 @@ from .framework import (
 from .framework.pm import PMDelivery, ProcessManagerHarness
 from .ids import uuid_for, uuid_str_for
 from .report import render_html, write_html
-from .simulate import FAULT_CLASSES, FaultPlan, Storm, StormReport
+from .simulate import (
+    COMPARED_PROFILES,
+    FAULT_CLASSES,
+    FaultPlan,
+    ProfileComparison,
+    Storm,
+    StormReport,
+    compare_profiles,
+    compare_scenario,
+)
 from .transports import rabbitmq as _rabbitmq  # noqa: F401  (registers the broker bus)
 from .version import __version__
 
 __all__ = [
+    "COMPARED_PROFILES",
     "FAULT_CLASSES",
     "KINDS",
     "PROFILES",
@@ -62,6 +74,7 @@ __all__ = [
     "InvalidArgumentError",
     "Outcome",
     "PMDelivery",
+    "ProfileComparison",
     "ProcessManagerHarness",
     "RecordedCommand",
     "SagaHarness",
@@ -74,6 +87,8 @@ __all__ = [
     "UserCodeError",
     "__version__",
     "codes",
+    "compare_profiles",
+    "compare_scenario",
     "error_kinds",
     "failing",
     "render_findings",

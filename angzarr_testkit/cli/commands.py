@@ -1,4 +1,4 @@
-"""The subcommands (storm, replay, shrink, steps, demo): each runs from the parsed
+"""The subcommands (storm, compare, replay, shrink, steps, demo): each runs from the parsed
 arguments and returns its exit status."""
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClientError
-from .output import EXIT_CLEAN, emit, output_file, stdout_to_stderr
+from .output import EXIT_CLEAN, EXIT_FINDINGS, emit, output_file, stdout_to_stderr
 
 __all__ = [
     "dispatch",
     "import_option",
+    "run_compare",
     "run_replay",
     "run_shrink",
     "run_steps",
@@ -42,17 +43,11 @@ def _storm_options(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def run_storm(args: argparse.Namespace) -> int:
-    """``angzarr-testkit storm``: a seeded redelivery storm against a saga."""
-    from ..simulate import FaultPlan, Storm
-    from ..simulate.trace import output_dir
+def _storm_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The Storm arguments of the storm options (all but ``--profile`` and ``--trace``);
+    imports the event source, so call it with user output already redirected."""
+    from ..simulate import FaultPlan
 
-    if args.html:
-        output_file(args.html, "--html")
-    if args.trace:
-        trace = output_file(args.trace, "--trace")
-    else:
-        trace = output_dir(args.output_dir) / f"storm-{args.seed}.jsonl"
     faults = FaultPlan(
         duplicate=args.duplicate,
         crash_before_ack=args.crash_before_ack,
@@ -65,30 +60,59 @@ def run_storm(args: argparse.Namespace) -> int:
     concurrency = args.concurrency
     if concurrency is None:
         concurrency = 2 if args.concurrent_redelivery else 1
-    options = _storm_options(args)
+    source = import_option(args.event_source, "--event-source") if args.event_source else None
+    return dict(
+        source_domain=args.source_domain,
+        output_domains=args.output_domains,
+        events=args.events,
+        roots=args.roots,
+        seed=args.seed,
+        event_source=source,
+        faults=faults,
+        require=args.require,
+        concurrency=concurrency,
+        broker=args.broker,
+        shards=args.shards,
+        workers=args.workers,
+        progress=None if not args.json else False,
+        dedupe_store=args.dedupe_store,
+        **_storm_options(args),
+    )
+
+
+def run_storm(args: argparse.Namespace) -> int:
+    """``angzarr-testkit storm``: a seeded redelivery storm against a saga."""
+    from ..simulate import Storm
+    from ..simulate.trace import output_dir
+
+    if args.html:
+        output_file(args.html, "--html")
+    if args.trace:
+        trace = output_file(args.trace, "--trace")
+    else:
+        trace = output_dir(args.output_dir) / f"storm-{args.seed}.jsonl"
     with stdout_to_stderr(args.json):
-        source = import_option(args.event_source, "--event-source") if args.event_source else None
         report = Storm(
-            args.target,
-            source_domain=args.source_domain,
-            output_domains=args.output_domains,
-            profile=args.profile,
-            dedupe_store=args.dedupe_store,
-            events=args.events,
-            roots=args.roots,
-            seed=args.seed,
-            event_source=source,
-            faults=faults,
-            require=args.require,
-            concurrency=concurrency,
-            trace=trace,
-            broker=args.broker,
-            shards=args.shards,
-            workers=args.workers,
-            progress=None if not args.json else False,
-            **options,
+            args.target, profile=args.profile, trace=trace, **_storm_arguments(args)
         ).run()
     return emit(report, args)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``angzarr-testkit compare``: the same storm under each of ``--profiles``."""
+    from ..simulate import compare_profiles
+    from ..simulate.trace import output_dir
+
+    folder = output_dir(args.output_dir)
+    with stdout_to_stderr(args.json):
+        comparison = compare_profiles(
+            args.target, profiles=args.profiles, trace_dir=folder, **_storm_arguments(args)
+        )
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        print(comparison.render())
+    return EXIT_CLEAN if comparison.ok else EXIT_FINDINGS
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -187,6 +211,8 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the parsed command (none: print the help)."""
     if args.command == "storm":
         return run_storm(args)
+    if args.command == "compare":
+        return run_compare(args)
     if args.command == "replay":
         return run_replay(args)
     if args.command == "shrink":

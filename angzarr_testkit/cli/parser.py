@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from ..version import __version__
 
-__all__ = ["EPILOG", "ArgumentError", "build_parser"]
+__all__ = ["COMPARE_EPILOG", "EPILOG", "ArgumentError", "build_parser"]
 
 EPILOG = """\
 exit status:
@@ -22,6 +22,15 @@ files: traces, replay traces and shrunk tests go to --output-dir, else $ANGZARR_
 else ./.angzarr-testkit/ (never the working directory itself); --trace, --html and --out
 name a path explicitly.
 """
+
+
+#: ``compare``'s help epilog: its exit statuses speak of every profile
+COMPARE_EPILOG = EPILOG.replace(
+    "  0  clean: no error finding, every required fault class occurred\n"
+    "  1  findings: the storm (or replay) is not clean\n",
+    "  0  every profile's storm is clean\n  1  the storm of at least one profile is not clean\n",
+).replace("traces, replay traces", "traces (compare: compare-SEED-PROFILE.jsonl), replay traces")
+assert COMPARE_EPILOG != EPILOG
 
 
 class ArgumentError(Exception):
@@ -69,6 +78,26 @@ def _seed(text: str) -> int:
     return _int(text, None)
 
 
+def _profiles(text: str) -> list[str]:
+    """``--profiles``: two or more distinct profiles, comma-separated."""
+    from ..framework.saga import PROFILES
+
+    names = [name.strip() for name in text.split(",")]
+    accepted = f"choose from {', '.join(PROFILES)}"
+    for name in names:
+        if name not in PROFILES:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a profile ({accepted})")
+    if len(names) < 2:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names one profile; give two or more, comma-separated (e.g. "
+            "sequence-map,core)"
+        )
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise argparse.ArgumentTypeError(f"{name!r} is given twice in {text!r}")
+    return names
+
+
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--debug",
@@ -108,34 +137,14 @@ def _output_options(parser: argparse.ArgumentParser, *, html: bool = True) -> No
     _common_options(parser)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser."""
+def _storm_arguments(storm: argparse.ArgumentParser, *, compare: bool) -> None:
+    """The storm's options, shared by ``storm`` and ``compare`` (``compare``: ``--profiles``
+    instead of ``--profile``)."""
     from ..framework.findings import KINDS
     from ..framework.saga import DEDUPE_STORES, DEFAULT_PROFILE, PROFILES
+    from ..simulate.compare import COMPARED_PROFILES
     from ..simulate.faults import FAULT_CLASSES
 
-    parser = _Parser(
-        prog="angzarr-testkit",
-        description=(
-            "A fake angzarr for tests: drive real sagas with sequence maps, redeliveries and "
-            "redelivery storms, and check the destination dedupe as an oracle."
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"angzarr-testkit {__version__}")
-    parser.add_argument("--debug", action="store_true", help="print tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    formatter = argparse.RawDescriptionHelpFormatter
-
-    storm = sub.add_parser(
-        "storm",
-        help="run a seeded redelivery storm against a saga",
-        description="Run a seeded redelivery storm against a saga and report the oracle's "
-        "findings. TARGET is package.module:attr (run from your project's root).",
-        epilog=EPILOG,
-        formatter_class=formatter,
-    )
     storm.add_argument("target", metavar="TARGET", help="the saga, as package.module:attr")
     storm.add_argument("--source-domain", metavar="D", help="trigger domain (default: declared)")
     storm.add_argument(
@@ -145,14 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
         dest="output_domains",
         help="an output domain (repeat for several; default: declared)",
     )
-    storm.add_argument(
-        "--profile",
-        choices=PROFILES,
-        default=DEFAULT_PROFILE,
-        help="the framework model: core (angzarr core HEAD), sequence-map (the seed protocol, "
-        "angzarr-client 0.3's Destinations contract) or deferred-rewrite "
-        f"(default: {DEFAULT_PROFILE}; see docs/profiles.md)",
-    )
+    if compare:
+        storm.add_argument(
+            "--profiles",
+            type=_profiles,
+            default=list(COMPARED_PROFILES),
+            metavar="P,P",
+            help="the profiles to compare, comma-separated, the baseline first (default: "
+            f"{','.join(COMPARED_PROFILES)}: angzarr-client 0.3's map protocol, then core HEAD)",
+        )
+    else:
+        storm.add_argument(
+            "--profile",
+            choices=PROFILES,
+            default=DEFAULT_PROFILE,
+            help="the framework model: core (angzarr core HEAD), sequence-map (the seed protocol, "
+            "angzarr-client 0.3's Destinations contract) or deferred-rewrite "
+            f"(default: {DEFAULT_PROFILE}; see docs/profiles.md)",
+        )
     storm.add_argument(
         "--dedupe-store",
         choices=DEDUPE_STORES,
@@ -229,12 +248,54 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="route deliveries through a real RabbitMQ queue (amqp://127.0.0.1:5672/)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    from ..framework.findings import KINDS
+
+    parser = _Parser(
+        prog="angzarr-testkit",
+        description=(
+            "A fake angzarr for tests: drive real sagas with sequence maps, redeliveries and "
+            "redelivery storms, and check the destination dedupe as an oracle."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"angzarr-testkit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    storm = sub.add_parser(
+        "storm",
+        help="run a seeded redelivery storm against a saga",
+        description="Run a seeded redelivery storm against a saga and report the oracle's "
+        "findings. TARGET is package.module:attr (run from your project's root).",
+        epilog=EPILOG,
+        formatter_class=formatter,
+    )
+    _storm_arguments(storm, compare=False)
     storm.add_argument(
         "--trace",
         metavar="FILE",
         help="write the JSON-lines trace here (default: OUTPUT_DIR/storm-SEED.jsonl)",
     )
     _output_options(storm)
+
+    compare = sub.add_parser(
+        "compare",
+        help="run the same storm under several profiles and show what changes",
+        description="Run the same seeded storm (the storm options, seed included) under "
+        "each profile of --profiles and print side by side what changes: the verdict, the "
+        "counts and the finding kinds, with the first finding of a kind new in a profile as "
+        "the explanation (docs/compare.md). TARGET is package.module:attr.",
+        epilog=COMPARE_EPILOG,
+        formatter_class=formatter,
+    )
+    _storm_arguments(compare, compare=True)
+    _output_options(compare, html=False)
 
     replay = sub.add_parser(
         "replay",

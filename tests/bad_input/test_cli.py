@@ -144,6 +144,20 @@ CASES = [
     ("source-exits", [*STORM[:-1], "cli_bad_sources:exits"], "SystemExit"),
     ("source-bad-str", [*STORM[:-1], "cli_bad_sources:bad_str"], "BadStr"),
     ("source-garbage", [*STORM[:-1], "cli_bad_sources:garbage"], "event"),
+    # compare: the storm's options, --profiles and the output folder
+    ("compare-no-target", ["compare"], "TARGET"),
+    ("compare-rate-high", ["compare", *STORM[1:], "--duplicate", "2"], "--duplicate"),
+    ("compare-one-profile", ["compare", *STORM[1:], "--profiles", "core"], "--profiles"),
+    ("compare-profile-twice", ["compare", *STORM[1:], "--profiles", "core,core"], "twice"),
+    ("compare-profile-unknown", ["compare", *STORM[1:], "--profiles", "core,fast"], "'fast'"),
+    ("compare-no-trace-option", ["compare", *STORM[1:], "--trace", "t.jsonl"], "--trace"),
+    (
+        "compare-output-dir-is-file",
+        ["compare", *STORM[1:], "--output-dir", "{tmp}/a-file"],
+        "a-file",
+    ),
+    ("compare-target-missing", ["compare", "nowhere_xyz:saga"], "nowhere_xyz"),
+    ("compare-source-raises", ["compare", *STORM[1:-1], "cli_bad_sources:boom"], "boom-source"),
     # replay: traces
     ("replay-missing", ["replay", "{tmp}/nope.jsonl"], "nope.jsonl"),
     ("replay-dir", ["replay", "{tmp}/a-dir"], "a-dir"),
