@@ -250,26 +250,31 @@ class Oracle:
             ),
         )
 
+    #: a dedupe collision's wording: what one handler call is, and the fix for two commands
+    #: of one call and for commands of two triggers (:class:`PMOracle` has a PM's)
+    COLLISION_CALL = "delivery"
+    COLLISION_FIX_ONE_CALL = (
+        "Send one command per target root per trigger, or merge them into one multi-page command"
+    )
+    COLLISION_FIX_TWO_TRIGGERS = "Give each trigger its own source_seq (derive it from the trigger)"
+
     def collision(self, work: DeliveryWork, index: int, outcome: Outcome) -> None:
         second = RecordedCommand(work.sent[index])
         if outcome.collided_delivery == work.number:
             first = RecordedCommand(work.sent[outcome.collided_with or 0])
             what = (
                 f"commands #{outcome.collided_with} ({first.type_name}) and #{index} "
-                f"({second.type_name}) of one delivery went to the same target root with the "
-                "same deferred source and source_seq"
+                f"({second.type_name}) of one {self.COLLISION_CALL} went to the same target "
+                "root with the same deferred source and source_seq"
             )
-            fix = (
-                "Send one command per target root per trigger, or merge them into one "
-                "multi-page command"
-            )
+            fix = self.COLLISION_FIX_ONE_CALL
         else:
             what = (
                 f"command #{index} ({second.type_name}) carried the same deferred source and "
                 f"source_seq as command #{outcome.collided_with} of delivery "
                 f"#{outcome.collided_delivery}, which served another trigger"
             )
-            fix = "Give each trigger its own source_seq (derive it from the trigger)"
+            fix = self.COLLISION_FIX_TWO_TRIGGERS
         self.add(
             work,
             Finding(

@@ -15,7 +15,7 @@ import traceback as tb
 from typing import Any
 
 from ..errors import codes, describe_exception
-from .aggregate import Outcome, Stream, render_key, stream_label
+from .aggregate import Stream, stream_label
 from .checks import CommandChecks
 from .findings import Finding
 from .oracle import Oracle
@@ -142,47 +142,20 @@ class PMOracle(Oracle):
             ),
         )
 
-    def collision(self, work: DeliveryWork, index: int, outcome: Outcome) -> None:
-        """A dedupe collision, with the fix a process manager can apply: its commands carry
-        the PM's cover and the highest sequence of the process events it returned."""
-        second = RecordedCommand(work.sent[index])
-        if outcome.collided_delivery == work.number:
-            first = RecordedCommand(work.sent[outcome.collided_with or 0])
-            what = (
-                f"commands #{outcome.collided_with} ({first.type_name}) and #{index} "
-                f"({second.type_name}) of one PM call went to the same target root with the "
-                "same deferred source and source_seq"
-            )
-            fix = (
-                "Send one command per target root per PM call, merge them into one "
-                "multi-page command, or give each its own source_seq: set "
-                "angzarr_deferred{source_seq} without a source on its pages (angzarr fills "
-                "in the PM's cover and keeps the number)"
-            )
-        else:
-            what = (
-                f"command #{index} ({second.type_name}) carried the same deferred source and "
-                f"source_seq as command #{outcome.collided_with} of delivery "
-                f"#{outcome.collided_delivery}, which served another trigger"
-            )
-            fix = (
-                "A PM's commands carry the highest sequence of the process events its call "
-                "returned (0 for a page without a sequence header), else of its state: emit a "
-                "process event with an explicit sequence header (process_state's next "
-                "sequence) so each command has its own source_seq"
-            )
-        self.add(
-            work,
-            Finding(
-                "dedupe-collision",
-                f"{what}: angzarr returned the earlier command's events for this one, whose "
-                f"business logic never ran. {fix}",
-                trigger=trigger_label(work.trigger),
-                target=stream_label(second.domain, second.root),
-                delivery=work.number,
-                dedupe_key=render_key(outcome.dedupe_key) if outcome.dedupe_key else None,
-            ),
-        )
+    # a dedupe collision's fix as a process manager can apply it: its commands carry the PM's
+    # cover and the highest sequence of the process events it returned
+    COLLISION_CALL = "PM call"
+    COLLISION_FIX_ONE_CALL = (
+        "Send one command per target root per PM call, merge them into one multi-page command, "
+        "or give each its own source_seq: set angzarr_deferred{source_seq} without a source on "
+        "its pages (angzarr fills in the PM's cover and keeps the number)"
+    )
+    COLLISION_FIX_TWO_TRIGGERS = (
+        "A PM's commands carry the highest sequence of the process events its call returned (0 "
+        "for a page without a sequence header), else of its state: emit a process event with an "
+        "explicit sequence header (process_state's next sequence) so each command has its own "
+        "source_seq"
+    )
 
     def process_events_conflict(self, work: DeliveryWork, state: Stream, pages: list[Any]) -> None:
         """Process events that do not start at the PM stream's head (nothing is persisted)."""
