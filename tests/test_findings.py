@@ -27,14 +27,16 @@ DESIGN_KINDS = {
 }
 # Added by issue 11 (a verdict you can trust).
 VERDICT_KINDS = {"invalid-command", "malformed-response", "budget-exhausted", "vacuous-run"}
-# Added by issue 13 (the core profile: a PM trigger core requeues forever).
-CORE_KINDS = {"requeue-loop", "fact-collision"}
+# Added by issue 13 (the core profile: a PM trigger core requeues forever; facts deduped on a
+# reused id; commands to a likely wrong root).
+CORE_KINDS = {"requeue-loop", "fact-collision", "unknown-target"}
+WARNING_KINDS = {"rejected-command", "unknown-target"}
 
 
 def test_kinds_are_the_design_vocabulary():
     assert set(KINDS) == DESIGN_KINDS | VERDICT_KINDS | CORE_KINDS
-    assert error_kinds() == (DESIGN_KINDS | VERDICT_KINDS | CORE_KINDS) - {"rejected-command"}
-    assert KINDS["rejected-command"].severity == "warning"
+    assert error_kinds() == (DESIGN_KINDS | VERDICT_KINDS | CORE_KINDS) - WARNING_KINDS
+    assert all(KINDS[k].severity == "warning" for k in WARNING_KINDS)
 
 
 def test_cause_order_puts_root_causes_before_consequences():
@@ -166,7 +168,7 @@ def test_a_broken_findings_doc_fails_the_check():
     no_section = head + "## `budget-exhausted`" + rest.partition("## `budget-exhausted`")[2]
     assert _doc_problems(no_section) == ["lost-command: no section"]
     wrong_severity = text.replace("**Severity:** warning.", "**Severity:** note.")
-    assert _doc_problems(wrong_severity) == ["rejected-command: severity"]
+    assert _doc_problems(wrong_severity) == [f"{k}: severity" for k in KINDS if k in WARNING_KINDS]
     no_core = text.replace("**Core source:** the kit's oracle.", "Core: the kit's oracle.")
     assert _doc_problems(no_core) == ["vacuous-run: Core source"]
     table_row = text.replace("| `dead-lettered` | error |", "| `dead-lettered` | note |")

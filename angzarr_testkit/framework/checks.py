@@ -49,6 +49,10 @@ class CommandChecks:
         self.unresolved = oracle.unresolved
         self.applied_in = oracle.applied_in
         self.invalid_reported: set[int | tuple] = set()
+        #: domains declared with ``given_aggregate(..., must_exist=True)``, and how to tell
+        #: whether a target root has history (set by the coordinator)
+        self.must_exist: set[str] = set()
+        self.has_history: Any = None
 
     def check_sent(self, work: DeliveryWork) -> None:
         """Per sent command: its logical key, and the unstamped / provenance checks."""
@@ -58,6 +62,9 @@ class CommandChecks:
         unresolved = self.unresolved
         resolved = self.applied_in
         valid_covers = _VALID_COVERS
+        t_cover = trigger.cover
+        t_root, t_domain = t_cover.root.value, t_cover.domain
+        must_exist = self.must_exist
         for i, command in enumerate(work.sent):
             pages = command.pages
             # The logical command: target cover and payloads, headers left out.
@@ -97,6 +104,11 @@ class CommandChecks:
                 if len(valid_covers) >= _VALID_COVERS_LIMIT:
                     valid_covers.clear()
                 valid_covers.add(cover_bytes)
+            cover = command.cover
+            if cover.root.value == t_root and cover.domain != t_domain:
+                self._unknown_target(work, i, None)
+            elif must_exist and cover.domain in must_exist and not self.has_history(cover):
+                self._unknown_target(work, i, cover.domain)
             entry = unresolved.get(key)
             if entry is None:
                 if key not in resolved:  # applied or resolved by an earlier delivery
@@ -225,6 +237,42 @@ class CommandChecks:
                 trigger=trigger_label(work.trigger),
                 target=stream_label(rc.domain, rc.root),
                 delivery=work.number,
+            ),
+        )
+
+    def _unknown_target(self, work: DeliveryWork, index: int, declared: str | None) -> None:
+        """A command to the trigger's own root in another domain (``declared`` None), or to a
+        root with no history in a domain declared ``must_exist``: likely the wrong root."""
+        rc = RecordedCommand(work.sent[index])
+        target = stream_label(rc.domain, rc.root, edition_name(work.sent[index].cover))
+        if declared is None:
+            why = (
+                f"goes to the trigger's own root ({root_str(rc.root)}) in another domain "
+                f"('{rc.domain}', the trigger is '{work.trigger.cover.domain}'): a root is an "
+                "aggregate's id within its domain, so this is usually the wrong id (the "
+                "trigger's instead of the target's, e.g. the order's root for its SKU or "
+                "customer). Take the target's root from the event's payload, or from a "
+                "deterministic id of it (uuid5 of the business key)"
+            )
+            reason = "trigger-root"
+        else:
+            why = (
+                f"goes to a root of '{declared}' that has no history, and '{declared}' was "
+                "declared must_exist (given_aggregate(..., must_exist=True)): the aggregate "
+                "would be created by this command. Check how the saga derives the root, or "
+                "give the harness that aggregate's history (given_destination)"
+            )
+            reason = "no-history"
+        self.oracle.add(
+            work,
+            Finding(
+                "unknown-target",
+                f"{rc.type_name or 'command'} to {target} {why}",
+                trigger=trigger_label(work.trigger),
+                target=target,
+                delivery=work.number,
+                details={"reason": reason},
+                defect=f"unknown-target {reason} {rc.domain} {rc.type_name}",
             ),
         )
 

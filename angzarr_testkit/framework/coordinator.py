@@ -27,6 +27,7 @@ from .aggregate import (
     EventStore,
     Outcome,
     Pipeline,
+    edition_name,
 )
 from .checks import CommandChecks
 from .commands import check_fact
@@ -105,9 +106,14 @@ class Coordinator:
             keep_output_bytes=keep_output_bytes,
         )
         self.checks = self._checks_class(self.oracle, profile)
+        self.checks.has_history = self._has_history
         #: every finding in the order the oracle raised it (unsorted, without lost commands:
         #: ``findings`` is the report); the storm reads what one delivery added
         self.finding_log: list[Finding] = self.oracle.finding_log
+
+    def _has_history(self, cover: Any) -> bool:
+        stream = self.store.find(cover.domain, cover.root.value, edition_name(cover))
+        return stream is not None and stream.has_history
 
     # -- the steps ------------------------------------------------------------------------
     def _sequence_map(self) -> dict[str, int]:

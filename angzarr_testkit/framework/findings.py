@@ -130,6 +130,12 @@ _ROWS = [
         "rejected or skipped, or a required fault never injected",
     ),
     (
+        "unknown-target",
+        WARNING,
+        "a command went to the trigger's own root in another domain, or to a root with no "
+        "history in a domain declared must_exist: likely the wrong root",
+    ),
+    (
         "rejected-command",
         WARNING,
         "the destination's business logic refused a command (a business rule, a revocation)",

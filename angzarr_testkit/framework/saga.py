@@ -177,17 +177,28 @@ class SagaHarness(Coordinator):
         self._first_destination.setdefault(domain, (domain, root, ed))
         return self.aggregate(domain, root, edition=ed)
 
-    def given_aggregate(self, domain: str, handler: Any = None, merge: Any = "strict") -> None:
+    def given_aggregate(
+        self, domain: str, handler: Any = None, merge: Any = "strict", *, must_exist: bool = False
+    ) -> None:
         """Give a destination domain business logic and a merge policy.
 
         Args:
             handler: ``fn(ContextualCommand) -> events`` where events are messages, EventPages,
                 an EventBook or a BusinessResponse (revocations reject); raising rejects the
                 command. ``None``: accept and record each command as an event.
-            merge: ``"strict"`` (no change is commutative), ``"commutative"`` or a callable
-                ``fn(CommandBook) -> bool`` deciding per command.
+            merge: ``"strict"`` (no change is commutative: without a Replay, core retries a
+                MERGE_COMMUTATIVE mismatch), ``"commutative"`` (every change is disjoint from
+                the history), ``"overlapping"`` (every change overlaps it: a final rejection)
+                or a callable ``fn(CommandBook) -> bool`` deciding per command.
+            must_exist: the domain's aggregates exist before any saga writes to them (stock,
+                accounts): a command to a root without history is an ``unknown-target``
+                warning (usually a wrongly derived root).
         """
         self.pipeline.specs[domain] = aggregate_spec(domain, handler, merge)
+        if checked(ConfigurationError, check_bool, must_exist, "must_exist"):
+            self.checks.must_exist.add(domain)
+        else:
+            self.checks.must_exist.discard(domain)
 
     # -- actions ------------------------------------------------------------------------
     def deliver(
