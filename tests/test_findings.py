@@ -27,6 +27,8 @@ DESIGN_KINDS = {
 }
 # Added by issue 11 (a verdict you can trust).
 VERDICT_KINDS = {"invalid-command", "malformed-response", "budget-exhausted", "vacuous-run"}
+# Added by issue 13 (a handler that hides its own error).
+VERDICT_KINDS |= {"silent-handler"}
 
 
 def test_kinds_are_the_design_vocabulary():
