@@ -60,8 +60,6 @@ __all__ = [
     "diagnose_call",
     "handles_trigger",
     "report_silence",
-    "safe_repr_exception",
-    "safe_repr_text",
     "should_diagnose",
 ]
 
@@ -77,8 +75,8 @@ class CaughtException:
     Attributes:
         exc: the exception object.
         raised_at: ``file:line in function`` of the frame it was raised in.
-        caught_at: ``file:line in function`` of the last frame it reached (where it was
-            caught).
+        caught_at: ``file:line in function`` of the last frame it reached, the one that
+            caught it (the line is the statement the exception interrupted there).
     """
 
     exc: BaseException
@@ -93,7 +91,7 @@ class CaughtException:
 
     def describe(self) -> str:
         """``Type: message, raised at ... and caught at ...`` (one line)."""
-        return f"{safe_repr_exception(self.exc)}, {self.where()}"
+        return f"{_short_exception(self.exc)}, {self.where()}"
 
 
 @dataclass(frozen=True)
@@ -145,12 +143,12 @@ class Diagnosis:
         return not self.produced and bool(self.caught or self.logged or self.escaped)
 
 
-def safe_repr_exception(exc: BaseException) -> str:
+def _short_exception(exc: BaseException) -> str:
     """``Type: message`` with the message truncated."""
-    return safe_repr_text(describe_exception(exc))
+    return _shorten(describe_exception(exc))
 
 
-def safe_repr_text(text: str, limit: int = 200) -> str:
+def _shorten(text: str, limit: int = 200) -> str:
     """``text`` cut to ``limit`` characters."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -273,7 +271,7 @@ class _ErrorRecords(logging.Handler):
             ErrorLog(
                 record.name,
                 record.levelname,
-                safe_repr_text(message, 160),
+                _shorten(message, 160),
                 _where(record.pathname, record.lineno, record.funcName or "?"),
                 exc,
             )
@@ -325,7 +323,7 @@ def caught_description(diagnosis: Diagnosis) -> str:
     if diagnosis.escaped is not None and not parts:
         parts.append(
             f"called again with the same request it raised "
-            f"{safe_repr_exception(diagnosis.escaped)} (it has hidden state)"
+            f"{_short_exception(diagnosis.escaped)} (it has hidden state)"
         )
     return " and ".join(parts)
 
@@ -366,7 +364,8 @@ def report_silence(oracle: Oracle, work: DeliveryWork, diagnosis: Diagnosis) -> 
         details.update(error=type(exc).__name__, escaped="on the diagnostic call")
         defect = f"{name}: {type(exc).__name__} on the diagnostic call"
     if diagnosis.logged and diagnosis.caught:
-        details["logged"] = f"{diagnosis.logged[0].level} {diagnosis.logged[0].logger}"
+        log = diagnosis.logged[0]
+        details["logged"] = f"{log.level} {log.logger} at {log.at}"
     if not diagnosis.traced:
         details["traced"] = (
             "no: a trace function was already set (coverage or a debugger), so only ERROR "
