@@ -215,6 +215,28 @@ def test_a_trigger_the_saga_does_not_handle_is_not_diagnosed():
     assert finding.kind == "silent-handler" and "KeyError" in finding.message
 
 
+class OutOfProcessTarget(SagaTarget):
+    """A target with its own handle_bytes, as grpc:// targets have: nothing inside it runs in
+    this process, so it is never called again to be diagnosed."""
+
+    def __init__(self):
+        super().__init__(name="remote", call=self.handle_bytes)
+        self.calls = 0
+
+    def handle_bytes(self, request_bytes):
+        self.calls += 1
+        try:
+            raise RuntimeError("swallowed on the other side")
+        except RuntimeError:
+            return S.SagaResponse(), b""
+
+
+def test_a_target_with_its_own_handle_bytes_like_grpc_is_not_diagnosed():
+    target = OutOfProcessTarget()
+    assert deliver(harness(target)).findings == []
+    assert target.calls == 1
+
+
 def test_exceptions_the_standard_library_catches_itself_do_not_count():
     def saga(request):
         os.environ.get("ANGZARR_TESTKIT_SURELY_UNSET")  # KeyError raised and caught in os.py
