@@ -56,6 +56,17 @@ Feature: Every finding kind the oracle reports
     When OrderCreated is delivered from root "order-1"
     Then the only findings are of kind "handler-error"
 
+  Scenario: silent-handler: the saga catches and logs its own error and returns nothing
+    Given the saga "sagas:swallowing_saga" from domain "order" to domains "inventory"
+    When OrderCreated is delivered from root "order-1"
+    Then the saga emits 0 commands
+    And the only findings are of kind "silent-handler"
+
+  Scenario: missing-destination-sequence although the saga swallows the error
+    Given the saga "sagas:swallowing_stamp_saga" from domain "order" to domains "inventory"
+    When OrderCreated is delivered from root "order-1"
+    Then the only findings are of kind "missing-destination-sequence"
+
   Scenario: rejected-command is a note
     Given the saga "sagas:deferred_saga" from domain "order" to domains "inventory"
     And aggregate "inventory" runs business logic "sagas:refusing_inventory"

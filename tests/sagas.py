@@ -7,6 +7,7 @@ active wire classes.
 from __future__ import annotations
 
 import itertools
+import logging
 import uuid
 
 from angzarr_testkit import Destinations, uuid_for, wire
@@ -259,3 +260,26 @@ def fact_saga_with_id(make_id):
 constant_fact_id_saga = fact_saga_with_id(lambda event: f"restock-{event.sku}")
 #: the fix: the id names the order (what makes the fact unique)
 unique_fact_id_saga = fact_saga_with_id(lambda event: f"restock-{event.order_id}")
+
+
+_router_log = logging.getLogger("sagas.router")
+
+
+def swallowing_saga(request):
+    """Routes like the public examples' router: catches every exception, logs it at ERROR
+    and returns no commands (silent-handler)."""
+    try:
+        return exploding_saga(request)
+    except Exception as exc:
+        _router_log.error("saga_failed: %s", exc)
+        return []
+
+
+def swallowing_stamp_saga(request):
+    """The same router around a saga that stamps from the map, which angzarr core HEAD sends
+    empty: missing-destination-sequence, although the error never leaves the handler."""
+    try:
+        return stamps_shipping_saga(request)
+    except Exception as exc:
+        _router_log.error("saga_failed: %s", exc)
+        return []

@@ -70,6 +70,8 @@ SEED = {"profile": "sequence-map"}
 #: error kind -> a storm that produces it (duplicates at rate 1.0: every seed shows them).
 RECIPES: dict[str, Recipe] = {
     "handler-error": Recipe("exploding_saga"),
+    # a router that catches and logs the error and returns nothing (core acks it)
+    "silent-handler": Recipe("swallowing_saga"),
     "missing-destination-sequence": Recipe("stamps_shipping_saga"),
     "unstamped-command": Recipe("unstamped_saga", options=SEED),
     "invalid-provenance": Recipe("wrong_provenance_saga"),

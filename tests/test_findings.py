@@ -28,8 +28,8 @@ DESIGN_KINDS = {
 # Added by issue 11 (a verdict you can trust).
 VERDICT_KINDS = {"invalid-command", "malformed-response", "budget-exhausted", "vacuous-run"}
 # Added by issue 13 (the core profile: a PM trigger core requeues forever; facts deduped on a
-# reused id; commands to a likely wrong root).
-CORE_KINDS = {"requeue-loop", "fact-collision", "unknown-target"}
+# reused id; commands to a likely wrong root; a handler that hides its own error).
+CORE_KINDS = {"requeue-loop", "fact-collision", "unknown-target", "silent-handler"}
 WARNING_KINDS = {"rejected-command", "unknown-target"}
 
 

@@ -31,6 +31,7 @@ from .aggregate import (
 )
 from .checks import CommandChecks
 from .commands import check_fact
+from .diagnose import diagnose_call, report_silence, should_diagnose
 from .encode import saga_request_bytes
 from .findings import Finding
 from .oracle import Oracle
@@ -175,8 +176,17 @@ class Coordinator:
             delivery.commands = [RecordedCommand(c) for c in as_returned.commands]
         if compare:
             self.oracle.check_determinism(work, response, response_bytes)
+        if not response.commands and not response.events:  # the rare path: nothing to send
+            self._diagnose_silence(work, request_bytes)
         self.take_output(work, response.commands, response.events)
         return work
+
+    def _diagnose_silence(self, work: DeliveryWork, request_bytes: bytes) -> None:
+        """A handler that returned nothing for a trigger it handles: call it once more under
+        the diagnostic tracer (:mod:`.diagnose`) to see whether it hid an error (caught an
+        exception, logged at ERROR); core acks the empty reply (``silent-handler``)."""
+        if should_diagnose(self.target, work.trigger):
+            report_silence(self.oracle, work, diagnose_call(self.target.call, request_bytes))
 
     def take_output(self, work: DeliveryWork, commands: Any, facts: Any) -> None:
         """What the coordinator does with a handler's output before sending any of it (sagas

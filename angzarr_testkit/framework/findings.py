@@ -75,6 +75,12 @@ _ROWS = [
     ),
     ("handler-error", ERROR, "the saga/PM handler raised or returned something unusable"),
     (
+        "silent-handler",
+        ERROR,
+        "the saga returned no command for a trigger it handles after catching an exception "
+        "or logging at ERROR",
+    ),
+    (
         "missing-destination-sequence",
         ERROR,
         "the handler stamped a domain the request's sequence map does not have",

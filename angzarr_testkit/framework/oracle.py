@@ -41,7 +41,7 @@ from .targets import (
 )
 from .work import DeliveryWork, facts_of, trigger_label
 
-__all__ = ["Oracle"]
+__all__ = ["Oracle", "missing_sequence_domain", "missing_sequence_fix"]
 
 _MASK40 = (1 << 40) - 1
 _MASK64 = (1 << 64) - 1
@@ -52,6 +52,34 @@ _DEFERRED_MERGE_FIX = (
     "core skips the check for those deferred commands, and the deferred header still dedupes "
     "redeliveries"
 )
+
+
+def missing_sequence_domain(exc: BaseException) -> str | None:
+    """The domain a map-stamping error names, or ``None`` when ``exc`` is not one: the kit's
+    :class:`~angzarr_testkit.destinations.Destinations` raises code
+    ``MISSING_DESTINATION_SEQUENCE`` (the domain in its details), angzarr_client 0.3.1's a
+    ``ValueError("No sequence for domain '<d>' ...")``."""
+    if getattr(exc, "code", None) == codes.MISSING_DESTINATION_SEQUENCE:
+        return (getattr(exc, "details", None) or {}).get("domain")
+    if isinstance(exc, ValueError):
+        match = _SDK_MISSING_RE.search(describe_exception(exc))
+        return match.group(1) if match else None
+    return None
+
+
+def missing_sequence_fix(profile: str, domain: str) -> str:
+    """How to fix stamping ``domain`` from a map that lacks it, under ``profile``."""
+    if profile == "core":
+        return (
+            "angzarr core HEAD always sends an EMPTY map (no production saga or "
+            "process-manager context declares output domains), so this fails on every "
+            "trigger in production and core acks it: the trigger's work is lost. Stamp "
+            "Destinations.deferred_header(request.source.cover, <trigger page seq>) "
+            "instead (core rewrites every command to a deferred header anyway), with "
+            "merge_strategy = MERGE_STRICT on its pages so that core's merge check of a "
+            "deferred command lets it through a destination with history"
+        )
+    return f"declare '{domain}' as an output domain, or use a deferred header"
 
 
 class Oracle:
@@ -380,7 +408,11 @@ class Oracle:
             ),
         )
 
-    def handler_failed(self, work: DeliveryWork, exc: BaseException) -> None:
+    def handler_failed(
+        self, work: DeliveryWork, exc: BaseException, *, caught: str | None = None
+    ) -> None:
+        """The handler raised ``exc``; ``caught``: it did not, but ``exc`` is a map-stamping
+        error it caught itself (where, for the message: :mod:`.diagnose`)."""
         label = trigger_label(work.trigger)
         trace = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
         if isinstance(exc, MalformedResponseError):
@@ -397,27 +429,15 @@ class Oracle:
                 ),
             )
             return
-        code = getattr(exc, "code", None)
-        domain = None
-        if code == codes.MISSING_DESTINATION_SEQUENCE:
-            domain = (getattr(exc, "details", None) or {}).get("domain")
-        elif isinstance(exc, ValueError):
-            match = _SDK_MISSING_RE.search(describe_exception(exc))
-            domain = match.group(1) if match else None
+        domain = missing_sequence_domain(exc)
         if domain is not None:
             have = sorted(work.seqs)
-            if self.profile == "core":
+            fix = missing_sequence_fix(self.profile, domain)
+            if caught is not None:
                 fix = (
-                    "angzarr core HEAD always sends an EMPTY map (no production saga or "
-                    "process-manager context declares output domains), so this fails on every "
-                    "trigger in production and core acks it: the trigger's work is lost. Stamp "
-                    "Destinations.deferred_header(request.source.cover, <trigger page seq>) "
-                    "instead (core rewrites every command to a deferred header anyway), with "
-                    "merge_strategy = MERGE_STRICT on its pages so that core's merge check of a "
-                    "deferred command lets it through a destination with history"
+                    f"the handler caught the error itself ({caught}) and returned no "
+                    f"commands, so its Handle call succeeded with nothing to send; {fix}"
                 )
-            else:
-                fix = f"declare '{domain}' as an output domain, or use a deferred header"
             self.add(
                 work,
                 Finding(
@@ -428,7 +448,11 @@ class Oracle:
                     trigger=label,
                     target=domain,
                     delivery=work.number,
-                    details={"domain": domain, "code": codes.MISSING_DESTINATION_SEQUENCE},
+                    details={
+                        "domain": domain,
+                        "code": codes.MISSING_DESTINATION_SEQUENCE,
+                        **({"caught": caught} if caught is not None else {}),
+                    },
                     traceback=trace,
                 ),
             )
